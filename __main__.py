@@ -1,0 +1,29 @@
+"""voting-app: read the stack config, deploy one VotingApp, export its endpoints."""
+
+from __future__ import annotations
+
+import pulumi
+
+from components.cluster import cluster_provider
+from components.config import load_stack_config
+from components.config_reader import ConfigError
+from components.voting_app import VotingApp
+
+
+def main() -> None:
+    try:
+        config = load_stack_config()
+    except ConfigError as error:
+        # RunError ends the program with the message alone: no traceback, nothing registered.
+        raise pulumi.RunError(str(error)) from error
+
+    provider = cluster_provider("cluster", config.cluster)
+    app = VotingApp("voting-app", config.app, pulumi.ResourceOptions(provider=provider))
+
+    pulumi.export("namespace", app.namespace_name)
+    pulumi.export("vote_url", app.vote_url)
+    pulumi.export("result_url", app.result_url)
+    pulumi.export("service_names", app.service_names)
+
+
+main()

@@ -1,0 +1,1 @@
+"""Reusable Pulumi components for the five-part voting app."""

@@ -1,0 +1,270 @@
+"""The stack config, parsed once into frozen dataclasses, with every problem reported together.
+
+Keys are declared with type, description and default in `Pulumi.yaml`; this module enforces what
+a JSON schema cannot: pinned images, quantities, port ranges and uniqueness, no unknown keys.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+
+import pulumi
+import pulumi.runtime.config
+
+from components.cluster import DEFAULT_CONTEXTS, ClusterConfig, ClusterType
+from components.config_reader import (
+    REQUIRED,
+    Issues,
+    ObjectReader,
+    cpu_millicores,
+    is_pinned_image,
+    mapping_without_prefix,
+    memory_bytes,
+    read_object,
+)
+from components.specs import ComputeQuantities, Exposure, ExposureType, Resources
+from components.voting_app_args import (
+    DEFAULT_IMAGES,
+    DbArgs,
+    DbStorage,
+    RedisArgs,
+    StorageType,
+    VotingAppArgs,
+    WebUnitArgs,
+    WorkerArgs,
+)
+
+PROJECT = "voting-app"
+NODE_PORT_RANGE = (30000, 32767)
+MAX_REPLICAS = 50
+IMAGE_EXPECTED = "an image pinned to a tag or digest, e.g. redis:7.2.5-alpine (not :latest)"
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    """Everything one stack says: which cluster, and what to deploy there."""
+
+    stack: str
+    cluster: ClusterConfig
+    app: VotingAppArgs
+
+
+def load_stack_config() -> StackConfig:
+    """Read and validate the running stack's config; raises ConfigError listing every problem."""
+    raw = {**pulumi.runtime.config.get_config_env(), **pulumi.runtime.config.CONFIG.get()}
+    secret_keys = [key for key in raw if pulumi.runtime.config.is_config_secret(key)]
+    secret_keys += pulumi.runtime.config.get_config_secret_keys_env()
+    return parse_stack_config(raw, secret_keys, pulumi.get_stack())
+
+
+def parse_stack_config(
+    raw: Mapping[str, str], secret_keys: Collection[str], stack: str
+) -> StackConfig:
+    """Parse raw Pulumi config (`project:key` -> string, objects as JSON) into a StackConfig."""
+    issues = Issues()
+    top = ObjectReader(PROJECT, mapping_without_prefix(raw, f"{PROJECT}:"), issues, separator=":")
+
+    cluster = read_object(top, "cluster", _cluster)
+    namespace = top.text("namespace", REQUIRED, expected=_DNS_LABEL_EXPECTED, check=_is_dns_label)
+    option_a = top.text("optionA", "Cats")
+    option_b = top.text("optionB", "Dogs")
+    db_password = _db_password(top, secret_keys)
+    vote = read_object(top, "vote", lambda unit: _web_unit(unit, "vote"))
+    result = read_object(top, "result", lambda unit: _web_unit(unit, "result"))
+    worker = read_object(top, "worker", _worker)
+    redis = read_object(top, "redis", _redis)
+    db = read_object(top, "db", _db)
+    top.reject_unknown()
+    _check_node_ports_unique(top, {"vote": vote, "result": result}, issues)
+
+    issues.raise_if_any()
+    return StackConfig(
+        stack=stack,
+        cluster=cluster,
+        app=VotingAppArgs(
+            namespace=namespace,
+            db_password=db_password,
+            option_a=option_a,
+            option_b=option_b,
+            node_address=cluster.node_address,
+            vote=vote,
+            result=result,
+            worker=worker,
+            redis=redis,
+            db=db,
+        ),
+    )
+
+
+_DNS_LABEL_EXPECTED = "a DNS label: 1-63 lowercase letters, digits or '-', starting with a letter"
+
+
+def _is_dns_label(value: str) -> bool:
+    return (
+        0 < len(value) <= 63
+        and value[0].isalpha()
+        and value[-1] != "-"
+        and all(c.islower() or c.isdigit() or c == "-" for c in value)
+    )
+
+
+def _cluster(reader: ObjectReader) -> ClusterConfig:
+    type_name = reader.choice("type", REQUIRED, [t.value for t in ClusterType])
+    cluster_type = ClusterType(type_name) if type_name in ClusterType._value2member_map_ else None
+    default_context = DEFAULT_CONTEXTS.get(cluster_type) if cluster_type else None
+    context = reader.text(
+        "context",
+        default_context or REQUIRED,
+        expected="the name of a context in your kubeconfig (required for type cloud)",
+    )
+    return ClusterConfig(
+        type=cluster_type or ClusterType.CLOUD,
+        context=context,
+        kubeconfig=reader.optional_text("kubeconfig", expected="a path to a kubeconfig file"),
+        node_address=reader.text(
+            "nodeAddress", "localhost", expected="a host name or IP address of a node"
+        ),
+    )
+
+
+def _db_password(top: ObjectReader, secret_keys: Collection[str]) -> pulumi.Output[str]:
+    password = top.secret(
+        "dbPassword",
+        is_secret=f"{PROJECT}:dbPassword" in secret_keys,
+        expected="a non-empty secret: pulumi config set --secret dbPassword <password>",
+    )
+    return pulumi.Output.secret(password)
+
+
+def _image(reader: ObjectReader, unit: str) -> str:
+    return reader.text(
+        "image", DEFAULT_IMAGES[unit], expected=IMAGE_EXPECTED, check=is_pinned_image
+    )
+
+
+def _quantities(
+    reader: ObjectReader, default: ComputeQuantities
+) -> tuple[ComputeQuantities, dict[str, float | None]]:
+    cpu = reader.text(
+        "cpu",
+        default.cpu,
+        expected="a positive cpu quantity such as 250m or 1",
+        check=lambda value: cpu_millicores(value) is not None,
+    )
+    memory = reader.text(
+        "memory",
+        default.memory,
+        expected="a positive memory quantity such as 128Mi or 1Gi",
+        check=lambda value: memory_bytes(value) is not None,
+    )
+    return ComputeQuantities(cpu=cpu, memory=memory), {
+        "cpu": cpu_millicores(cpu),
+        "memory": memory_bytes(memory),
+    }
+
+
+def _resources(reader: ObjectReader) -> Resources:
+    defaults = Resources()
+    requests_reader = reader.child("requests")
+    requests, requested = _quantities(requests_reader, defaults.requests)
+    requests_reader.reject_unknown()
+    limits_reader = reader.child("limits")
+    limits, limited = _quantities(limits_reader, defaults.limits)
+    limits_reader.reject_unknown()
+    for resource in ("cpu", "memory"):
+        request, limit = requested[resource], limited[resource]
+        if request is not None and limit is not None and request > limit:
+            reader.issues.add(
+                requests_reader.key(resource),
+                f"{getattr(requests, resource)}, above limits.{resource} "
+                f"{getattr(limits, resource)}",
+                "a request no larger than its limit",
+            )
+    return Resources(requests=requests, limits=limits)
+
+
+def _replicas(reader: ObjectReader, default: int) -> int:
+    return reader.integer("replicas", default, minimum=1, maximum=MAX_REPLICAS)
+
+
+def _exposure(reader: ObjectReader) -> Exposure:
+    choices = [t.value for t in ExposureType if t is not ExposureType.NONE]
+    type_name = reader.choice("type", ExposureType.NODE_PORT.value, choices)
+    exposure_type = ExposureType(type_name)
+    low, high = NODE_PORT_RANGE
+    node_port = reader.optional_integer("nodePort", minimum=low, maximum=high)
+    if node_port is not None and exposure_type is not ExposureType.NODE_PORT:
+        reader.issues.add(
+            reader.key("nodePort"),
+            f"{node_port} (number) with type {type_name}",
+            "nodePort only with type NodePort",
+        )
+    return Exposure(type=exposure_type, node_port=node_port)
+
+
+def _web_unit(reader: ObjectReader, unit: str) -> WebUnitArgs:
+    return WebUnitArgs(
+        image=_image(reader, unit),
+        replicas=_replicas(reader, 1),
+        resources=read_object(reader, "resources", _resources),
+        exposure=read_object(reader, "exposure", _exposure),
+    )
+
+
+def _worker(reader: ObjectReader) -> WorkerArgs:
+    return WorkerArgs(
+        image=_image(reader, "worker"),
+        replicas=_replicas(reader, 1),
+        resources=read_object(reader, "resources", _resources),
+    )
+
+
+def _redis(reader: ObjectReader) -> RedisArgs:
+    return RedisArgs(
+        image=_image(reader, "redis"), resources=read_object(reader, "resources", _resources)
+    )
+
+
+def _storage(reader: ObjectReader) -> DbStorage:
+    type_name = reader.choice("type", StorageType.EMPTY_DIR.value, [t.value for t in StorageType])
+    storage_type = StorageType(type_name)
+    size = reader.text(
+        "size",
+        DbStorage().size,
+        expected="a positive memory quantity such as 1Gi",
+        check=lambda value: memory_bytes(value) is not None,
+    )
+    storage_class = reader.optional_text("storageClass", expected="a StorageClass name")
+    if storage_class is not None and storage_type is not StorageType.PERSISTENT_VOLUME_CLAIM:
+        reader.issues.add(
+            reader.key("storageClass"),
+            f'"{storage_class}" (string) with type {type_name}',
+            "storageClass only with type persistentVolumeClaim",
+        )
+    return DbStorage(type=storage_type, size=size, storage_class=storage_class)
+
+
+def _db(reader: ObjectReader) -> DbArgs:
+    return DbArgs(
+        image=_image(reader, "db"),
+        resources=read_object(reader, "resources", _resources),
+        storage=read_object(reader, "storage", _storage),
+    )
+
+
+def _check_node_ports_unique(
+    top: ObjectReader, units: Mapping[str, WebUnitArgs], issues: Issues
+) -> None:
+    owners: dict[int, str] = {}
+    for unit, args in units.items():
+        port = args.exposure.node_port
+        if port is None:
+            continue
+        key = f"{top.key(unit)}.exposure.nodePort"
+        if port in owners:
+            issues.add(
+                key, f"{port} (number), already used by {owners[port]}", "a unique node port"
+            )
+        else:
+            owners[port] = key

@@ -1,0 +1,264 @@
+"""Strict readers for config values: every problem is collected, none is silently ignored.
+
+A reader never stops at the first problem: it records an issue (key path, the value it got, what
+is allowed) and returns a placeholder, so one run reports every bad key at once.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
+from typing import Final, TypeVar
+
+T = TypeVar("T")
+
+
+class _Missing:
+    def __repr__(self) -> str:
+        return "<required>"
+
+
+REQUIRED: Final = _Missing()
+
+
+@dataclass(frozen=True)
+class ConfigIssue:
+    """One bad config value: where it is, what was there, and what is allowed."""
+
+    key: str
+    got: str
+    expected: str
+
+    def __str__(self) -> str:
+        return f"{self.key}: got {self.got}; expected {self.expected}"
+
+
+class ConfigError(Exception):
+    """The stack config is invalid. Raised before any resource is registered."""
+
+    def __init__(self, issues: Collection[ConfigIssue]) -> None:
+        self.issues = tuple(issues)
+        lines = "\n".join(f"  - {issue}" for issue in self.issues)
+        super().__init__(f"invalid stack configuration ({len(self.issues)} problem(s)):\n{lines}")
+
+
+def describe(value: object) -> str:
+    """A value as an error message shows it, with its JSON type so type mistakes are obvious."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return f"{str(value).lower()} (boolean)"
+    if isinstance(value, int | float):
+        return f"{value} (number)"
+    if isinstance(value, str):
+        return f"{json.dumps(value)} (string)"
+    if isinstance(value, list):
+        return f"{json.dumps(value)} (array)"
+    return f"{json.dumps(value, sort_keys=True, default=str)} (object)"
+
+
+class Issues:
+    """The problems found so far."""
+
+    def __init__(self) -> None:
+        self.found: list[ConfigIssue] = []
+
+    def add(self, key: str, got: str, expected: str) -> None:
+        self.found.append(ConfigIssue(key=key, got=got, expected=expected))
+
+    def raise_if_any(self) -> None:
+        if self.found:
+            raise ConfigError(self.found)
+
+
+class ObjectReader:
+    """Reads the fields of one config object at `path`, recording every problem in `issues`.
+
+    Call `reject_unknown()` after the last field: any key that no reader asked for is an error,
+    so a typo such as `replcias` is reported instead of being ignored.
+    """
+
+    def __init__(self, path: str, value: object, issues: Issues, *, separator: str = ".") -> None:
+        self.path = path
+        self.issues = issues
+        self._separator = separator
+        self._asked: list[str] = []
+        if isinstance(value, str):
+            value = _decode_json(path, value, issues)
+        if value is None:
+            value = {}
+        if not isinstance(value, dict):
+            issues.add(path, describe(value), "an object")
+            value = {}
+        self._fields: dict[str, object] = value
+
+    def key(self, name: str) -> str:
+        return f"{self.path}{self._separator}{name}"
+
+    def has(self, name: str) -> bool:
+        return self._fields.get(name) is not None
+
+    def _take(self, name: str) -> object:
+        self._asked.append(name)
+        return self._fields.get(name)
+
+    def text(
+        self,
+        name: str,
+        default: str | _Missing,
+        *,
+        expected: str = "a non-empty string",
+        check: Callable[[str], bool] = bool,
+    ) -> str:
+        """A string field; `check` decides whether a string is allowed."""
+        value = self._take(name)
+        if value is None:
+            if isinstance(default, _Missing):
+                self.issues.add(self.key(name), "nothing (the key is required)", expected)
+                return ""
+            return default
+        if not isinstance(value, str) or not check(value):
+            self.issues.add(self.key(name), describe(value), expected)
+            return default if isinstance(default, str) else ""
+        return value
+
+    def secret(self, name: str, *, is_secret: bool, expected: str) -> str:
+        """A secret string. Messages say only whether it is there and secret, never its value."""
+        value = self._take(name)
+        if value is None:
+            self.issues.add(self.key(name), "nothing (the key is required)", expected)
+        elif not is_secret:
+            self.issues.add(self.key(name), "a plaintext value (not shown)", expected)
+        elif not isinstance(value, str) or not value:
+            self.issues.add(self.key(name), "an empty secret", expected)
+        return value if isinstance(value, str) else ""
+
+    def optional_text(self, name: str, *, expected: str = "a non-empty string") -> str | None:
+        if not self.has(name):
+            self._take(name)
+            return None
+        return self.text(name, REQUIRED, expected=expected)
+
+    def choice(self, name: str, default: str | _Missing, choices: Collection[str]) -> str:
+        allowed = ", ".join(choices)
+        return self.text(name, default, expected=f"one of {allowed}", check=choices.__contains__)
+
+    def integer(
+        self, name: str, default: int | _Missing, *, minimum: int, maximum: int | None = None
+    ) -> int:
+        """An integer field within [minimum, maximum]; booleans, floats and strings are refused."""
+        value = self._take(name)
+        bounds = f">= {minimum}" if maximum is None else f"from {minimum} to {maximum}"
+        expected = f"an integer {bounds}"
+        if value is None:
+            if isinstance(default, _Missing):
+                self.issues.add(self.key(name), "nothing (the key is required)", expected)
+                return minimum
+            return default
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int)
+            or value < minimum
+            or (maximum is not None and value > maximum)
+        ):
+            self.issues.add(self.key(name), describe(value), expected)
+            return minimum
+        return value
+
+    def optional_integer(self, name: str, *, minimum: int, maximum: int) -> int | None:
+        if not self.has(name):
+            self._take(name)
+            return None
+        return self.integer(name, REQUIRED, minimum=minimum, maximum=maximum)
+
+    def child(self, name: str) -> ObjectReader:
+        """A nested object; absent means every field of it takes its default."""
+        return ObjectReader(self.key(name), self._take(name), self.issues)
+
+    def reject_unknown(self) -> None:
+        allowed = ", ".join(sorted(self._asked))
+        for name in sorted(set(self._fields) - set(self._asked)):
+            self.issues.add(
+                self.key(name),
+                f"{describe(self._fields[name])} under an unknown key",
+                f"only the keys {allowed}",
+            )
+
+
+def _decode_json(path: str, text: str, issues: Issues) -> object:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        issues.add(path, describe(text), "an object")
+        return {}
+
+
+def read_object(reader: ObjectReader, name: str, parse: Callable[[ObjectReader], T]) -> T:
+    """Parse the object at `name` with `parse`, then reject the keys `parse` did not read."""
+    child = reader.child(name)
+    result = parse(child)
+    child.reject_unknown()
+    return result
+
+
+def mapping_without_prefix(raw: Mapping[str, str], prefix: str) -> dict[str, object]:
+    """The keys of one config namespace, with the namespace prefix removed."""
+    return {key[len(prefix) :]: value for key, value in raw.items() if key.startswith(prefix)}
+
+
+_CPU = re.compile(r"^(?P<number>\d+(?:\.\d+)?)(?P<unit>m?)$")
+_MEMORY = re.compile(r"^(?P<number>\d+(?:\.\d+)?)(?P<unit>Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E|)$")
+_MEMORY_FACTORS = {
+    "": 1,
+    "k": 10**3,
+    "M": 10**6,
+    "G": 10**9,
+    "T": 10**12,
+    "P": 10**15,
+    "E": 10**18,
+    "Ki": 2**10,
+    "Mi": 2**20,
+    "Gi": 2**30,
+    "Ti": 2**40,
+    "Pi": 2**50,
+    "Ei": 2**60,
+}
+
+
+def cpu_millicores(quantity: str) -> float | None:
+    """`250m` -> 250, `1.5` -> 1500; None when `quantity` is not a positive cpu quantity."""
+    match = _CPU.match(quantity)
+    if match is None:
+        return None
+    number = float(match["number"])
+    value = number if match["unit"] == "m" else number * 1000
+    return value if value > 0 else None
+
+
+def memory_bytes(quantity: str) -> float | None:
+    """`128Mi` -> 134217728; None when `quantity` is not a positive memory quantity."""
+    match = _MEMORY.match(quantity)
+    if match is None:
+        return None
+    value = float(match["number"]) * _MEMORY_FACTORS[match["unit"]]
+    return value if value > 0 else None
+
+
+_IMAGE = re.compile(
+    r"^(?P<repository>[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+(?=/))?"
+    r"(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*)"
+    r"(?::(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?"
+    r"(?:@(?P<digest>sha256:[a-f0-9]{64}))?$"
+)
+
+
+def is_pinned_image(reference: str) -> bool:
+    """True for `repo:tag` or `repo@sha256:...`; false for untagged, `:latest` or malformed."""
+    match = _IMAGE.match(reference)
+    if match is None:
+        return False
+    if match["digest"]:
+        return True
+    return match["tag"] is not None and match["tag"] != "latest"

@@ -1,0 +1,336 @@
+"""ServiceDeployment: one Deployment, the claims its pods mount, and an optional Service."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.labels import selector_labels, unit_labels
+from components.specs import (
+    ClaimVolume,
+    ContainerPort,
+    EmptyDirVolume,
+    EnvSpec,
+    Exec,
+    Exposure,
+    ExposureType,
+    HttpGet,
+    Probe,
+    Recreate,
+    Resources,
+    RollingUpdate,
+    SecurityProfile,
+    TcpSocket,
+    UpdateStrategy,
+    Volume,
+)
+
+
+@dataclass(frozen=True)
+class ServiceDeploymentArgs:
+    """Everything one unit needs. The component's resource name is the unit's name.
+
+    namespace: where every object of the unit lives (required).
+    image: container image, pinned to a tag or digest (required).
+    role: the `app.kubernetes.io/component` label, e.g. `frontend` (required).
+    instance: the `app.kubernetes.io/instance` label, unique per deployed copy (required).
+    part_of: the `app.kubernetes.io/part-of` label; default `voting-app`.
+    port: the port the container listens on; default None (the unit serves nothing).
+    replicas: pod count; default 1.
+    env: plain and Secret-backed environment; default empty.
+    resources: requests and limits; default `Resources()` (50m/64Mi requested, 250m/128Mi limit).
+    readiness_probe / liveness_probe: default None (no probe).
+    volumes: emptyDirs and claims to mount; default none.
+    update_strategy: default `RollingUpdate()` (surge 1, never below the desired count).
+    security: pod and container security context; default `SecurityProfile()`.
+    exposure: the Service; default ClusterIP. Needs a port unless its type is `None`.
+    service_name: the Service's name, which is the host name peers dial; default the unit name.
+    """
+
+    namespace: pulumi.Input[str]
+    image: str
+    role: str
+    instance: str
+    part_of: str = "voting-app"
+    port: ContainerPort | None = None
+    replicas: int = 1
+    env: EnvSpec = field(default_factory=EnvSpec)
+    resources: Resources = Resources()
+    readiness_probe: Probe | None = None
+    liveness_probe: Probe | None = None
+    volumes: tuple[Volume, ...] = ()
+    update_strategy: UpdateStrategy = RollingUpdate()
+    security: SecurityProfile = SecurityProfile()
+    exposure: Exposure = Exposure()
+    service_name: str | None = None
+
+
+def check_args(name: str, args: ServiceDeploymentArgs) -> None:
+    """Reject combinations Kubernetes would reject later, before anything is registered."""
+    problems: list[str] = []
+    if args.replicas < 1:
+        problems.append(f"replicas is {args.replicas}; it must be at least 1")
+    if args.exposure.type is not ExposureType.NONE and args.port is None:
+        problems.append(f"exposure {args.exposure.type.value} needs a port; the unit has none")
+    if args.exposure.node_port is not None and args.exposure.type is not ExposureType.NODE_PORT:
+        problems.append(
+            f"node_port {args.exposure.node_port} is only valid with exposure NodePort, "
+            f"not {args.exposure.type.value}"
+        )
+    if args.port is None and any(
+        probe is not None and not isinstance(probe.check, Exec)
+        for probe in (args.readiness_probe, args.liveness_probe)
+    ):
+        problems.append("HTTP and TCP probes need a port; the unit has none")
+    if problems:
+        raise ValueError(f"ServiceDeployment {name!r}: " + "; ".join(problems))
+
+
+class ServiceDeployment(pulumi.ComponentResource):
+    """A Deployment, the PersistentVolumeClaims it mounts, and (unless exposure is None) a Service.
+
+    One labels dict feeds the Deployment selector, the pod template and the Service selector.
+    """
+
+    labels: dict[str, str]
+    selector: dict[str, str]
+    port: ContainerPort | None
+    replicas: int
+    claims: list[k8s.core.v1.PersistentVolumeClaim]
+    deployment: k8s.apps.v1.Deployment
+    service: k8s.core.v1.Service | None
+    service_name: pulumi.Output[str] | None
+
+    def __init__(
+        self, name: str, args: ServiceDeploymentArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        check_args(name, args)
+        super().__init__("voting:index:ServiceDeployment", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+
+        self.labels = unit_labels(
+            name=name, instance=args.instance, component=args.role, part_of=args.part_of
+        )
+        self.selector = selector_labels(self.labels)
+        self.port = args.port
+        self.replicas = args.replicas
+        self.claims = [
+            _claim(name, volume, args.namespace, self.labels, child)
+            for volume in args.volumes
+            if isinstance(volume, ClaimVolume)
+        ]
+        self.deployment = k8s.apps.v1.Deployment(
+            name,
+            metadata=_metadata(name, args.namespace, self.labels),
+            spec=k8s.apps.v1.DeploymentSpecArgs(
+                replicas=args.replicas,
+                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=self.selector),
+                strategy=_strategy(args.update_strategy),
+                template=k8s.core.v1.PodTemplateSpecArgs(
+                    metadata=k8s.meta.v1.ObjectMetaArgs(labels=self.labels),
+                    spec=_pod_spec(name, args),
+                ),
+            ),
+            opts=pulumi.ResourceOptions.merge(
+                child, pulumi.ResourceOptions(depends_on=self.claims)
+            ),
+        )
+        self.service = _service(name, args, self.labels, self.selector, child)
+        self.service_name = self.service.metadata.name if self.service is not None else None
+
+        self.register_outputs(
+            {
+                "deployment_name": self.deployment.metadata.name,
+                "service_name": self.service_name,
+            }
+        )
+
+
+def _metadata(
+    name: str, namespace: pulumi.Input[str], labels: dict[str, str]
+) -> k8s.meta.v1.ObjectMetaArgs:
+    return k8s.meta.v1.ObjectMetaArgs(name=name, namespace=namespace, labels=labels)
+
+
+def _claim_name(unit: str, volume: ClaimVolume) -> str:
+    return f"{unit}-{volume.name}"
+
+
+def _claim(
+    unit: str,
+    volume: ClaimVolume,
+    namespace: pulumi.Input[str],
+    labels: dict[str, str],
+    opts: pulumi.ResourceOptions,
+) -> k8s.core.v1.PersistentVolumeClaim:
+    claim_name = _claim_name(unit, volume)
+    return k8s.core.v1.PersistentVolumeClaim(
+        claim_name,
+        metadata=_metadata(claim_name, namespace, labels),
+        spec=k8s.core.v1.PersistentVolumeClaimSpecArgs(
+            access_modes=["ReadWriteOnce"],
+            storage_class_name=volume.storage_class,
+            resources=k8s.core.v1.VolumeResourceRequirementsArgs(requests={"storage": volume.size}),
+        ),
+        opts=opts,
+    )
+
+
+def _strategy(strategy: UpdateStrategy) -> k8s.apps.v1.DeploymentStrategyArgs:
+    if isinstance(strategy, Recreate):
+        return k8s.apps.v1.DeploymentStrategyArgs(type="Recreate")
+    return k8s.apps.v1.DeploymentStrategyArgs(
+        type="RollingUpdate",
+        rolling_update=k8s.apps.v1.RollingUpdateDeploymentArgs(
+            max_surge=strategy.max_surge, max_unavailable=strategy.max_unavailable
+        ),
+    )
+
+
+def _pod_spec(name: str, args: ServiceDeploymentArgs) -> k8s.core.v1.PodSpecArgs:
+    security = args.security
+    return k8s.core.v1.PodSpecArgs(
+        # None of the units talks to the Kubernetes API, and peers are found through DNS.
+        automount_service_account_token=False,
+        enable_service_links=False,
+        security_context=k8s.core.v1.PodSecurityContextArgs(
+            seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
+            run_as_user=security.run_as_user,
+            run_as_group=security.run_as_group,
+            fs_group=security.fs_group,
+            run_as_non_root=security.run_as_non_root or None,
+        ),
+        containers=[_container(name, args)],
+        volumes=[_volume(name, volume) for volume in args.volumes] or None,
+    )
+
+
+def _container(name: str, args: ServiceDeploymentArgs) -> k8s.core.v1.ContainerArgs:
+    return k8s.core.v1.ContainerArgs(
+        name=name,
+        image=args.image,
+        image_pull_policy="IfNotPresent",
+        ports=(
+            [
+                k8s.core.v1.ContainerPortArgs(
+                    name=args.port.name, container_port=args.port.number, protocol="TCP"
+                )
+            ]
+            if args.port is not None
+            else None
+        ),
+        env=_env(args.env) or None,
+        resources=k8s.core.v1.ResourceRequirementsArgs(
+            requests={"cpu": args.resources.requests.cpu, "memory": args.resources.requests.memory},
+            limits={"cpu": args.resources.limits.cpu, "memory": args.resources.limits.memory},
+        ),
+        readiness_probe=_probe(args.readiness_probe, args.port),
+        liveness_probe=_probe(args.liveness_probe, args.port),
+        volume_mounts=[
+            k8s.core.v1.VolumeMountArgs(name=volume.name, mount_path=volume.mount_path)
+            for volume in args.volumes
+        ]
+        or None,
+        security_context=_container_security(args.security),
+    )
+
+
+def _env(env: EnvSpec) -> list[k8s.core.v1.EnvVarArgs]:
+    plain = [k8s.core.v1.EnvVarArgs(name=key, value=value) for key, value in env.plain.items()]
+    from_secrets = [
+        k8s.core.v1.EnvVarArgs(
+            name=key,
+            value_from=k8s.core.v1.EnvVarSourceArgs(
+                secret_key_ref=k8s.core.v1.SecretKeySelectorArgs(name=ref.secret_name, key=ref.key)
+            ),
+        )
+        for key, ref in env.from_secrets.items()
+    ]
+    return plain + from_secrets
+
+
+def _probe(probe: Probe | None, port: ContainerPort | None) -> k8s.core.v1.ProbeArgs | None:
+    if probe is None:
+        return None
+    check = probe.check
+    # check_args guarantees a port for HTTP and TCP probes; Exec probes ignore it.
+    port_name = port.name if port is not None else ""
+    return k8s.core.v1.ProbeArgs(
+        exec_=(
+            k8s.core.v1.ExecActionArgs(command=list(check.command))
+            if isinstance(check, Exec)
+            else None
+        ),
+        http_get=(
+            k8s.core.v1.HTTPGetActionArgs(path=check.path, port=port_name)
+            if isinstance(check, HttpGet)
+            else None
+        ),
+        tcp_socket=(
+            k8s.core.v1.TCPSocketActionArgs(port=port_name)
+            if isinstance(check, TcpSocket)
+            else None
+        ),
+        initial_delay_seconds=probe.initial_delay_seconds,
+        period_seconds=probe.period_seconds,
+        timeout_seconds=probe.timeout_seconds,
+        failure_threshold=probe.failure_threshold,
+    )
+
+
+def _volume(unit: str, volume: Volume) -> k8s.core.v1.VolumeArgs:
+    if isinstance(volume, EmptyDirVolume):
+        return k8s.core.v1.VolumeArgs(
+            name=volume.name,
+            empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit=volume.size_limit),
+        )
+    return k8s.core.v1.VolumeArgs(
+        name=volume.name,
+        persistent_volume_claim=k8s.core.v1.PersistentVolumeClaimVolumeSourceArgs(
+            claim_name=_claim_name(unit, volume)
+        ),
+    )
+
+
+def _container_security(security: SecurityProfile) -> k8s.core.v1.SecurityContextArgs:
+    return k8s.core.v1.SecurityContextArgs(
+        allow_privilege_escalation=False,
+        privileged=False,
+        read_only_root_filesystem=security.read_only_root_filesystem,
+        run_as_non_root=security.run_as_non_root or None,
+        capabilities=k8s.core.v1.CapabilitiesArgs(
+            drop=["ALL"], add=list(security.add_capabilities) or None
+        ),
+    )
+
+
+def _service(
+    name: str,
+    args: ServiceDeploymentArgs,
+    labels: dict[str, str],
+    selector: dict[str, str],
+    opts: pulumi.ResourceOptions,
+) -> k8s.core.v1.Service | None:
+    if args.exposure.type is ExposureType.NONE or args.port is None:
+        return None
+    service_name = args.service_name or name
+    return k8s.core.v1.Service(
+        f"{name}-service",
+        metadata=_metadata(service_name, args.namespace, labels),
+        spec=k8s.core.v1.ServiceSpecArgs(
+            type=args.exposure.type.value,
+            selector=selector,
+            ports=[
+                k8s.core.v1.ServicePortArgs(
+                    name=args.port.name,
+                    port=args.port.number,
+                    target_port=args.port.name,
+                    protocol="TCP",
+                    node_port=args.exposure.node_port,
+                )
+            ],
+        ),
+        opts=opts,
+    )

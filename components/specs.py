@@ -1,0 +1,179 @@
+"""The vocabulary of a Deployment-plus-Service unit: small frozen value types.
+
+Config parsing produces these and `ServiceDeployment` consumes them, so both speak one language.
+Every field documents its default; nothing here touches Pulumi resources.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class ExposureType(StrEnum):
+    """How a unit is reached: the Kubernetes Service `type`, or `None` for no Service at all."""
+
+    NONE = "None"
+    CLUSTER_IP = "ClusterIP"
+    NODE_PORT = "NodePort"
+    LOAD_BALANCER = "LoadBalancer"
+
+
+@dataclass(frozen=True)
+class Exposure:
+    """The Service in front of a unit.
+
+    type: default `ClusterIP`; `None` creates no Service at all.
+    node_port: only with `NodePort`; default None lets Kubernetes allocate one in 30000-32767.
+    """
+
+    type: ExposureType = ExposureType.CLUSTER_IP
+    node_port: int | None = None
+
+
+@dataclass(frozen=True)
+class ComputeQuantities:
+    """A cpu and memory pair in Kubernetes quantity notation, e.g. cpu `100m`, memory `128Mi`."""
+
+    cpu: str
+    memory: str
+
+
+@dataclass(frozen=True)
+class Resources:
+    """Container requests and limits; both are always set so the scheduler and quota can plan.
+
+    requests: default cpu 50m, memory 64Mi.
+    limits: default cpu 250m, memory 128Mi.
+    """
+
+    requests: ComputeQuantities = ComputeQuantities(cpu="50m", memory="64Mi")
+    limits: ComputeQuantities = ComputeQuantities(cpu="250m", memory="128Mi")
+
+
+@dataclass(frozen=True)
+class HttpGet:
+    """Probe by HTTP GET; any 2xx/3xx answer passes. path: default `/`. The port is the unit's."""
+
+    path: str = "/"
+
+
+@dataclass(frozen=True)
+class TcpSocket:
+    """Probe by opening a TCP connection to the unit's port."""
+
+
+@dataclass(frozen=True)
+class Exec:
+    """Probe by running a command inside the container; exit code 0 passes."""
+
+    command: tuple[str, ...]
+
+
+ProbeCheck = HttpGet | TcpSocket | Exec
+
+
+@dataclass(frozen=True)
+class Probe:
+    """A readiness or liveness probe.
+
+    check: how to probe (HttpGet, TcpSocket or Exec).
+    initial_delay_seconds: default 5. period_seconds: default 10. timeout_seconds: default 3.
+    failure_threshold: default 3 consecutive failures before the probe counts as failed.
+    """
+
+    check: ProbeCheck
+    initial_delay_seconds: int = 5
+    period_seconds: int = 10
+    timeout_seconds: int = 3
+    failure_threshold: int = 3
+
+
+@dataclass(frozen=True)
+class SecretKeyRef:
+    """An environment variable taken from one key of a Secret, never copied into the pod spec."""
+
+    secret_name: str
+    key: str
+
+
+@dataclass(frozen=True)
+class EmptyDirVolume:
+    """Scratch space that lives as long as the pod.
+
+    size_limit: default None (bounded only by the node); set it to cap disk use.
+    """
+
+    name: str
+    mount_path: str
+    size_limit: str | None = None
+
+
+@dataclass(frozen=True)
+class ClaimVolume:
+    """A PersistentVolumeClaim that the unit creates and mounts; its data outlives the pod.
+
+    size: default `1Gi`. storage_class: default None uses the cluster's default class.
+    The access mode is ReadWriteOnce, which is why such units use the Recreate strategy.
+    """
+
+    name: str
+    mount_path: str
+    size: str = "1Gi"
+    storage_class: str | None = None
+
+
+Volume = EmptyDirVolume | ClaimVolume
+
+
+@dataclass(frozen=True)
+class RollingUpdate:
+    """Replace pods a few at a time; the defaults keep every old pod until a new one is Ready."""
+
+    max_surge: int = 1
+    max_unavailable: int = 0
+
+
+@dataclass(frozen=True)
+class Recreate:
+    """Stop every old pod before starting new ones: for units whose volume must not be shared."""
+
+
+UpdateStrategy = RollingUpdate | Recreate
+
+
+@dataclass(frozen=True)
+class SecurityProfile:
+    """Pod and container security context.
+
+    Always applied: seccomp RuntimeDefault, no privilege escalation, every capability dropped,
+    no service account token mounted. The rest depends on what the image tolerates:
+    run_as_user / run_as_group / fs_group: default None keeps the image's user.
+    run_as_non_root: default False; set True only when the image runs as a non-root user.
+    read_only_root_filesystem: default True; writable paths come from EmptyDirVolume.
+    add_capabilities: default none; e.g. NET_BIND_SERVICE for a root process binding port 80.
+    """
+
+    run_as_user: int | None = None
+    run_as_group: int | None = None
+    fs_group: int | None = None
+    run_as_non_root: bool = False
+    read_only_root_filesystem: bool = True
+    add_capabilities: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ContainerPort:
+    """The port a unit listens on. name: used as the Service targetPort, so the two cannot drift."""
+
+    number: int
+    name: str = "http"
+
+
+@dataclass(frozen=True)
+class EnvSpec:
+    """Environment of the container. plain: literal values. from_secrets: values by secretKeyRef."""
+
+    plain: Mapping[str, str] = field(default_factory=dict)
+    from_secrets: Mapping[str, SecretKeyRef] = field(default_factory=dict)

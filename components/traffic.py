@@ -1,0 +1,120 @@
+"""The voting app's traffic graph, and the NetworkPolicies derived from it.
+
+The graph is declared once; policies are computed from it, never written per unit, so the allowed
+connections are exactly the edges: nothing more, nothing less.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import pulumi_kubernetes as k8s
+
+from components.specs import ContainerPort
+
+OUTSIDE = "outside"
+
+
+@dataclass(frozen=True)
+class Edge:
+    """`source` opens connections to `target`'s port. `source` may be OUTSIDE the namespace."""
+
+    source: str
+    target: str
+
+
+TRAFFIC_GRAPH: tuple[Edge, ...] = (
+    Edge("vote", "redis"),
+    Edge("worker", "redis"),
+    Edge("worker", "db"),
+    Edge("result", "db"),
+    Edge(OUTSIDE, "vote"),
+    Edge(OUTSIDE, "result"),
+)
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """What a policy needs to know of a unit: the labels that select its pods, and its port."""
+
+    selector: Mapping[str, str]
+    port: ContainerPort | None
+
+
+# Units dial their peers by Service name, so whoever dials needs the cluster DNS.
+CLUSTER_DNS_PEER = k8s.networking.v1.NetworkPolicyPeerArgs(
+    namespace_selector=k8s.meta.v1.LabelSelectorArgs(
+        match_labels={"kubernetes.io/metadata.name": "kube-system"}
+    ),
+    pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels={"k8s-app": "kube-dns"}),
+)
+CLUSTER_DNS_PORTS = [
+    k8s.networking.v1.NetworkPolicyPortArgs(protocol=protocol, port=53)
+    for protocol in ("UDP", "TCP")
+]
+
+
+def _port_of(
+    unit: str, endpoints: Mapping[str, Endpoint]
+) -> list[k8s.networking.v1.NetworkPolicyPortArgs]:
+    port = endpoints[unit].port
+    if port is None:
+        raise ValueError(f"traffic graph: {unit!r} receives connections but listens on no port")
+    return [k8s.networking.v1.NetworkPolicyPortArgs(protocol="TCP", port=port.number)]
+
+
+def _peer(unit: str, endpoints: Mapping[str, Endpoint]) -> k8s.networking.v1.NetworkPolicyPeerArgs:
+    return k8s.networking.v1.NetworkPolicyPeerArgs(
+        pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=dict(endpoints[unit].selector))
+    )
+
+
+def check_graph(edges: Sequence[Edge], endpoints: Mapping[str, Endpoint]) -> None:
+    """Every edge joins known units; nothing dials OUTSIDE (egress beyond DNS stays closed)."""
+    for edge in edges:
+        if edge.target not in endpoints:
+            raise ValueError(f"traffic graph: unknown target {edge.target!r} in {edge}")
+        if edge.source != OUTSIDE and edge.source not in endpoints:
+            raise ValueError(f"traffic graph: unknown source {edge.source!r} in {edge}")
+
+
+def policy_spec(
+    unit: str, edges: Sequence[Edge], endpoints: Mapping[str, Endpoint]
+) -> k8s.networking.v1.NetworkPolicySpecArgs:
+    """Ingress from exactly the edges into `unit`, egress to exactly the edges out of it (+ DNS)."""
+    check_graph(edges, endpoints)
+    ingress = [
+        k8s.networking.v1.NetworkPolicyIngressRuleArgs(
+            # No `from` admits every source, which is what OUTSIDE means.
+            from_=None if edge.source == OUTSIDE else [_peer(edge.source, endpoints)],
+            ports=_port_of(unit, endpoints),
+        )
+        for edge in edges
+        if edge.target == unit
+    ]
+    egress = [
+        k8s.networking.v1.NetworkPolicyEgressRuleArgs(
+            to=[_peer(edge.target, endpoints)], ports=_port_of(edge.target, endpoints)
+        )
+        for edge in edges
+        if edge.source == unit
+    ]
+    if egress:
+        egress.append(
+            k8s.networking.v1.NetworkPolicyEgressRuleArgs(
+                to=[CLUSTER_DNS_PEER], ports=CLUSTER_DNS_PORTS
+            )
+        )
+    return k8s.networking.v1.NetworkPolicySpecArgs(
+        pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=dict(endpoints[unit].selector)),
+        policy_types=["Ingress", "Egress"],
+        ingress=ingress,
+        egress=egress,
+    )
+
+
+DEFAULT_DENY = k8s.networking.v1.NetworkPolicySpecArgs(
+    pod_selector=k8s.meta.v1.LabelSelectorArgs(),
+    policy_types=["Ingress", "Egress"],
+)

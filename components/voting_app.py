@@ -1,0 +1,302 @@
+"""VotingApp: namespace, db credentials, the five units, traffic policy and disruption budgets."""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.endpoints import service_url
+from components.labels import unit_labels
+from components.service_deployment import ServiceDeployment, ServiceDeploymentArgs
+from components.specs import (
+    ClaimVolume,
+    ContainerPort,
+    EmptyDirVolume,
+    EnvSpec,
+    Exec,
+    Exposure,
+    ExposureType,
+    HttpGet,
+    Probe,
+    Recreate,
+    RollingUpdate,
+    SecretKeyRef,
+    SecurityProfile,
+    Volume,
+)
+from components.traffic import DEFAULT_DENY, TRAFFIC_GRAPH, Endpoint, policy_spec
+from components.voting_app_args import DbStorage, StorageType, VotingAppArgs, WebUnitArgs
+
+PART_OF = "voting-app"
+DB_SECRET_NAME = "db-credentials"
+# The stock worker and result images hard-code this login; only the password is configurable,
+# and even that must stay `postgres` unless those images are rebuilt.
+DB_USER = "postgres"
+DB_DATA_PATH = "/var/lib/postgresql/data"
+
+HTTP_PORT = ContainerPort(number=80, name="http")
+REDIS_PORT = ContainerPort(number=6379, name="redis")
+POSTGRES_PORT = ContainerPort(number=5432, name="postgres")
+
+# The stock web images run as root to bind port 80: keep only that capability.
+WEB_SECURITY = SecurityProfile(add_capabilities=("NET_BIND_SERVICE",))
+# The official redis and postgres images run as the uid 999 user of their Debian builds, and
+# support an arbitrary uid; fsGroup makes their data volume writable for it.
+DATA_STORE_SECURITY = SecurityProfile(
+    run_as_user=999, run_as_group=999, fs_group=999, run_as_non_root=True
+)
+TMP = EmptyDirVolume(name="tmp", mount_path="/tmp", size_limit="64Mi")
+
+
+def _web_probe(initial_delay_seconds: int, failure_threshold: int) -> Probe:
+    # Upstream compose checks vote with `curl -f http://localhost` every 15s after a 10s start.
+    return Probe(
+        check=HttpGet("/"),
+        initial_delay_seconds=initial_delay_seconds,
+        period_seconds=15,
+        timeout_seconds=5,
+        failure_threshold=failure_threshold,
+    )
+
+
+def _exec_probe(command: tuple[str, ...], failure_threshold: int) -> Probe:
+    return Probe(check=Exec(command), period_seconds=10, failure_threshold=failure_threshold)
+
+
+def _db_data_volume(storage: DbStorage) -> Volume:
+    if storage.type is StorageType.PERSISTENT_VOLUME_CLAIM:
+        return ClaimVolume(
+            name="data",
+            mount_path=DB_DATA_PATH,
+            size=storage.size,
+            storage_class=storage.storage_class,
+        )
+    return EmptyDirVolume(name="data", mount_path=DB_DATA_PATH, size_limit=storage.size)
+
+
+class VotingApp(pulumi.ComponentResource):
+    """The five-part voting app in its own namespace, wired by one declared traffic graph."""
+
+    namespace: k8s.core.v1.Namespace
+    namespace_name: pulumi.Output[str]
+    db_secret: k8s.core.v1.Secret
+    units: dict[str, ServiceDeployment]
+    network_policies: list[k8s.networking.v1.NetworkPolicy]
+    disruption_budgets: list[k8s.policy.v1.PodDisruptionBudget]
+    vote_url: pulumi.Output[str]
+    result_url: pulumi.Output[str]
+    service_names: dict[str, pulumi.Output[str]]
+
+    def __init__(
+        self, name: str, args: VotingAppArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("voting:index:VotingApp", name, None, opts)
+        self._args = args
+        self._child = pulumi.ResourceOptions(parent=self)
+
+        self.namespace = self._namespace()
+        self.namespace_name = self.namespace.metadata.name
+        self.db_secret = self._db_secret()
+        self.units = {
+            "redis": self._redis(),
+            "db": self._db(),
+            "vote": self._web(
+                "vote", args.vote, env={"OPTION_A": args.option_a, "OPTION_B": args.option_b}
+            ),
+            "worker": self._worker(),
+            "result": self._web("result", args.result, env={"PORT": str(HTTP_PORT.number)}),
+        }
+        self.network_policies = self._network_policies()
+        self.disruption_budgets = self._disruption_budgets()
+        self.vote_url = self._url("vote", args.vote)
+        self.result_url = self._url("result", args.result)
+        self.service_names = {
+            unit_name: unit.service_name
+            for unit_name, unit in self.units.items()
+            if unit.service_name is not None
+        }
+
+        self.register_outputs(
+            {
+                "namespace": self.namespace_name,
+                "vote_url": self.vote_url,
+                "result_url": self.result_url,
+                "service_names": self.service_names,
+            }
+        )
+
+    def _labels(self, name: str, role: str) -> dict[str, str]:
+        return unit_labels(
+            name=name, instance=self._args.namespace, component=role, part_of=PART_OF
+        )
+
+    def _metadata(self, name: str, role: str) -> k8s.meta.v1.ObjectMetaArgs:
+        return k8s.meta.v1.ObjectMetaArgs(
+            name=name, namespace=self.namespace_name, labels=self._labels(name, role)
+        )
+
+    def _namespace(self) -> k8s.core.v1.Namespace:
+        labels = self._labels(self._args.namespace, "namespace")
+        # Pod Security Admission: the stock web images need root, so enforce `baseline` and
+        # record what `restricted` would refuse.
+        labels["pod-security.kubernetes.io/enforce"] = "baseline"
+        labels["pod-security.kubernetes.io/audit"] = "restricted"
+        return k8s.core.v1.Namespace(
+            "namespace",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=self._args.namespace, labels=labels),
+            opts=self._child,
+        )
+
+    def _db_secret(self) -> k8s.core.v1.Secret:
+        password: pulumi.Output[str] = pulumi.Output.secret(self._args.db_password)
+        return k8s.core.v1.Secret(
+            DB_SECRET_NAME,
+            metadata=self._metadata(DB_SECRET_NAME, "database"),
+            type="Opaque",
+            string_data={
+                "username": DB_USER,
+                "password": password,
+            },
+            opts=self._child,
+        )
+
+    def _unit(self, name: str, args: ServiceDeploymentArgs) -> ServiceDeployment:
+        return ServiceDeployment(name, args, self._child)
+
+    def _redis(self) -> ServiceDeployment:
+        redis = self._args.redis
+        return self._unit(
+            "redis",
+            ServiceDeploymentArgs(
+                namespace=self.namespace_name,
+                image=redis.image,
+                role="queue",
+                instance=self._args.namespace,
+                port=REDIS_PORT,
+                resources=redis.resources,
+                readiness_probe=_exec_probe(("redis-cli", "ping"), failure_threshold=3),
+                liveness_probe=_exec_probe(("redis-cli", "ping"), failure_threshold=6),
+                volumes=(EmptyDirVolume(name="data", mount_path="/data"),),
+                update_strategy=Recreate(),
+                security=DATA_STORE_SECURITY,
+                exposure=Exposure(ExposureType.CLUSTER_IP),
+                service_name="redis",
+            ),
+        )
+
+    def _db(self) -> ServiceDeployment:
+        db = self._args.db
+        ready = ("pg_isready", "--username", DB_USER, "--dbname", "postgres")
+        return self._unit(
+            "db",
+            ServiceDeploymentArgs(
+                namespace=self.namespace_name,
+                image=db.image,
+                role="database",
+                instance=self._args.namespace,
+                port=POSTGRES_PORT,
+                env=EnvSpec(
+                    # A subdirectory: a new volume's root may hold lost+found, which initdb refuses.
+                    plain={"PGDATA": f"{DB_DATA_PATH}/pgdata"},
+                    from_secrets={
+                        "POSTGRES_USER": SecretKeyRef(DB_SECRET_NAME, "username"),
+                        "POSTGRES_PASSWORD": SecretKeyRef(DB_SECRET_NAME, "password"),
+                    },
+                ),
+                resources=db.resources,
+                readiness_probe=_exec_probe(ready, failure_threshold=3),
+                liveness_probe=_exec_probe(ready, failure_threshold=6),
+                volumes=(
+                    _db_data_volume(db.storage),
+                    EmptyDirVolume(name="run", mount_path="/var/run/postgresql", size_limit="16Mi"),
+                    TMP,
+                ),
+                update_strategy=Recreate(),
+                security=DATA_STORE_SECURITY,
+                exposure=Exposure(ExposureType.CLUSTER_IP),
+                service_name="db",
+            ),
+        )
+
+    def _web(self, name: str, unit: WebUnitArgs, env: dict[str, str]) -> ServiceDeployment:
+        return self._unit(
+            name,
+            ServiceDeploymentArgs(
+                namespace=self.namespace_name,
+                image=unit.image,
+                role="web",
+                instance=self._args.namespace,
+                port=HTTP_PORT,
+                replicas=unit.replicas,
+                env=EnvSpec(plain=env),
+                resources=unit.resources,
+                readiness_probe=_web_probe(initial_delay_seconds=10, failure_threshold=3),
+                liveness_probe=_web_probe(initial_delay_seconds=30, failure_threshold=5),
+                volumes=(TMP,),
+                update_strategy=RollingUpdate(max_surge=1, max_unavailable=0),
+                security=WEB_SECURITY,
+                exposure=unit.exposure,
+                service_name=name,
+            ),
+        )
+
+    def _worker(self) -> ServiceDeployment:
+        worker = self._args.worker
+        return self._unit(
+            "worker",
+            ServiceDeploymentArgs(
+                namespace=self.namespace_name,
+                image=worker.image,
+                role="worker",
+                instance=self._args.namespace,
+                replicas=worker.replicas,
+                resources=worker.resources,
+                volumes=(TMP,),
+                update_strategy=RollingUpdate(max_surge=1, max_unavailable=0),
+                exposure=Exposure(ExposureType.NONE),
+            ),
+        )
+
+    def _network_policies(self) -> list[k8s.networking.v1.NetworkPolicy]:
+        endpoints = {
+            name: Endpoint(selector=unit.selector, port=unit.port)
+            for name, unit in self.units.items()
+        }
+        policies = [
+            k8s.networking.v1.NetworkPolicy(
+                "default-deny",
+                metadata=self._metadata("default-deny", "network-policy"),
+                spec=DEFAULT_DENY,
+                opts=self._child,
+            )
+        ]
+        policies += [
+            k8s.networking.v1.NetworkPolicy(
+                f"{name}-traffic",
+                metadata=self._metadata(f"{name}-traffic", "network-policy"),
+                spec=policy_spec(name, TRAFFIC_GRAPH, endpoints),
+                opts=self._child,
+            )
+            for name in self.units
+        ]
+        return policies
+
+    def _disruption_budgets(self) -> list[k8s.policy.v1.PodDisruptionBudget]:
+        return [
+            k8s.policy.v1.PodDisruptionBudget(
+                f"{name}-budget",
+                metadata=self._metadata(name, "disruption-budget"),
+                spec=k8s.policy.v1.PodDisruptionBudgetSpecArgs(
+                    max_unavailable=1,
+                    selector=k8s.meta.v1.LabelSelectorArgs(match_labels=unit.selector),
+                ),
+                opts=self._child,
+            )
+            for name, unit in self.units.items()
+            if unit.replicas > 1
+        ]
+
+    def _url(self, name: str, unit: WebUnitArgs) -> pulumi.Output[str]:
+        service = self.units[name].service
+        assert service is not None, f"{name} is a web unit and always has a Service"
+        return service_url(service, unit.exposure.type, self._args.node_address)

@@ -1,0 +1,103 @@
+"""The typed inputs of VotingApp: what may differ between stacks, per unit.
+
+Defaults here are the documented defaults of the stack config (README, `Pulumi.yaml`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+import pulumi
+
+from components.specs import Exposure, ExposureType, Resources
+
+DEFAULT_IMAGES = {
+    "vote": "kodekloud/examplevotingapp_vote:v1",
+    "result": "kodekloud/examplevotingapp_result:v1",
+    "worker": "kodekloud/examplevotingapp_worker:v1",
+    "redis": "redis:7.2.5-alpine",
+    "db": "postgres:15.8-alpine",
+}
+
+
+@dataclass(frozen=True)
+class WebUnitArgs:
+    """vote or result: a web front end.
+
+    image: default the course's `kodekloud/examplevotingapp_<unit>:v1`.
+    replicas: default 1. resources: default `Resources()`.
+    exposure: default NodePort with an allocated port.
+    """
+
+    image: str
+    replicas: int = 1
+    resources: Resources = Resources()
+    exposure: Exposure = Exposure(type=ExposureType.NODE_PORT)
+
+
+@dataclass(frozen=True)
+class WorkerArgs:
+    """worker: moves votes from redis to db; no port. replicas: default 1."""
+
+    image: str = DEFAULT_IMAGES["worker"]
+    replicas: int = 1
+    resources: Resources = Resources()
+
+
+@dataclass(frozen=True)
+class RedisArgs:
+    """redis: the vote queue, one pod (data in an emptyDir at /data)."""
+
+    image: str = DEFAULT_IMAGES["redis"]
+    resources: Resources = Resources()
+
+
+class StorageType(StrEnum):
+    """Where Postgres keeps its data."""
+
+    EMPTY_DIR = "emptyDir"
+    PERSISTENT_VOLUME_CLAIM = "persistentVolumeClaim"
+
+
+@dataclass(frozen=True)
+class DbStorage:
+    """type: default emptyDir (lost with the pod). size: default 1Gi (claim size, or emptyDir cap).
+    storage_class: default None, the cluster's default StorageClass (claims only).
+    """
+
+    type: StorageType = StorageType.EMPTY_DIR
+    size: str = "1Gi"
+    storage_class: str | None = None
+
+
+@dataclass(frozen=True)
+class DbArgs:
+    """db: PostgreSQL, one pod."""
+
+    image: str = DEFAULT_IMAGES["db"]
+    resources: Resources = Resources()
+    storage: DbStorage = DbStorage()
+
+
+@dataclass(frozen=True)
+class VotingAppArgs:
+    """The whole voting app of one stack.
+
+    namespace: created by the app; every object lives in it (required).
+    db_password: the Postgres password, a secret Output (required). The stock images only work
+      with `postgres`.
+    option_a / option_b: the two choices vote shows; default Cats / Dogs.
+    node_address: host used in NodePort URLs; default `localhost`.
+    """
+
+    namespace: str
+    db_password: pulumi.Output[str]
+    option_a: str = "Cats"
+    option_b: str = "Dogs"
+    node_address: str = "localhost"
+    vote: WebUnitArgs = WebUnitArgs(image=DEFAULT_IMAGES["vote"])
+    result: WebUnitArgs = WebUnitArgs(image=DEFAULT_IMAGES["result"])
+    worker: WorkerArgs = WorkerArgs()
+    redis: RedisArgs = RedisArgs()
+    db: DbArgs = DbArgs()

@@ -1,0 +1,118 @@
+"""One Mocks class for every unit test: records registrations, fills in computed fields."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pulumi
+from pulumi.runtime import MockCallArgs, MockResourceArgs
+from pulumi.runtime.mocks import MockMonitor
+
+SECRET_SIG = "4dabf18193072939515e22adb298388d"
+FIRST_AUTO_NODE_PORT = 31500
+
+
+class VotingMocks(pulumi.runtime.Mocks):
+    """Answers like an API server would: a Service gets a clusterIP, NodePort and LoadBalancer
+    Services get node ports, and a LoadBalancer gets an ingress address (all camelCase)."""
+
+    def __init__(self) -> None:
+        self.registered: list[MockResourceArgs] = []
+        self.urns: list[str] = []
+        self._cluster_ips = (f"10.96.0.{n}" for n in itertools.count(10))
+        self._node_ports = itertools.count(FIRST_AUTO_NODE_PORT)
+        self._ingress_ips = (f"203.0.113.{n}" for n in itertools.count(10))
+
+    def new_resource(self, args: MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        self.registered.append(args)
+        outputs = dict(args.inputs)
+        if args.typ == "kubernetes:core/v1:Service":
+            outputs = self._service(outputs)
+        return f"{args.name}-id", outputs
+
+    def call(self, args: MockCallArgs) -> dict[str, Any]:
+        raise AssertionError(f"the program made an unexpected call: {args.token}")
+
+    def _service(self, outputs: dict[str, Any]) -> dict[str, Any]:
+        spec = dict(unwrap(outputs.get("spec", {})))
+        service_type = spec.get("type", "ClusterIP")
+        spec["clusterIP"] = next(self._cluster_ips)
+        if service_type in ("NodePort", "LoadBalancer"):
+            spec["ports"] = [
+                {**port, "nodePort": port.get("nodePort") or next(self._node_ports)}
+                for port in spec.get("ports", [])
+            ]
+        outputs["spec"] = spec
+        if service_type == "LoadBalancer":
+            outputs["status"] = {"loadBalancer": {"ingress": [{"ip": next(self._ingress_ips)}]}}
+        return outputs
+
+    # Queries used by the tests.
+
+    def of_type(self, typ: str) -> list[MockResourceArgs]:
+        return [r for r in self.registered if r.typ == typ]
+
+    def named(self, typ: str, name: str) -> MockResourceArgs:
+        matches = [r for r in self.of_type(typ) if r.name == name]
+        assert len(matches) == 1, f"expected one {typ} named {name}, found {len(matches)}"
+        return matches[0]
+
+
+def is_secret(value: object) -> bool:
+    return isinstance(value, dict) and value.get(SECRET_SIG) is not None
+
+
+def unwrap(value: Any) -> Any:
+    """A value with its secret markers removed."""
+    if is_secret(value):
+        return unwrap(value["value"])
+    if isinstance(value, dict):
+        return {key: unwrap(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [unwrap(item) for item in value]
+    return value
+
+
+def plain_strings(value: Any) -> Iterator[str]:
+    """Every string in `value` that is not inside a secret."""
+    if is_secret(value):
+        return
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield key
+            yield from plain_strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from plain_strings(item)
+
+
+def run_with_mocks(
+    program: Callable[[], Any],
+    *,
+    stack: str = "dev",
+    config: dict[str, str] | None = None,
+    secret_keys: list[str] | None = None,
+    mocks: VotingMocks | None = None,
+) -> VotingMocks:
+    """Run `program` against `mocks` (fresh ones by default) and wait for every registration
+    and for the Output it returns."""
+    mocks = mocks or VotingMocks()
+    monitor = MockMonitor(mocks)
+    pulumi.runtime.set_mocks(
+        mocks, project="voting-app", stack=stack, preview=False, monitor=monitor
+    )
+    pulumi.runtime.set_all_config(config or {}, secret_keys or [])
+
+    @pulumi.runtime.test  # type: ignore[misc]
+    def run() -> Any:
+        return program()
+
+    try:
+        run()
+    finally:
+        mocks.urns = list(monitor.resources)
+    return mocks

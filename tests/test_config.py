@@ -1,0 +1,358 @@
+"""Stack config: the shipped stack files parse, and every bad input is refused by key, together."""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Callable
+from typing import Any
+
+import pulumi
+import pytest
+
+from components.cluster import ClusterType
+from components.config import parse_stack_config
+from components.config_reader import ConfigError, is_pinned_image
+from components.specs import ExposureType
+from components.voting_app_args import DEFAULT_IMAGES, StorageType, VotingAppArgs
+from tests.mocks import VotingMocks
+from tests.program import run_main
+from tests.stack_files import (
+    TEST_PASSWORD,
+    cli_config,
+    project_declarations,
+    stack_secret_keys,
+    stack_values,
+)
+
+P = "voting-app"
+PASSWORD_KEY = f"{P}:dbPassword"
+
+
+def dev_values() -> dict[str, Any]:
+    return copy.deepcopy(stack_values("dev"))
+
+
+def parse(values: dict[str, Any], secret_keys: list[str] | None = None) -> Any:
+    keys = [PASSWORD_KEY] if secret_keys is None else secret_keys
+    return parse_stack_config(cli_config(values), keys, "dev")
+
+
+def test_dev_stack_file_parses() -> None:
+    config = parse(stack_values("dev"), stack_secret_keys("dev"))
+    assert config.cluster.type is ClusterType.KWOK
+    assert config.cluster.context == "kwok-voting-app"
+    assert config.app.namespace == "voting-dev"
+    assert config.app.vote.exposure.type is ExposureType.NODE_PORT
+    assert config.app.vote.exposure.node_port == 30004
+    assert config.app.db.storage.type is StorageType.EMPTY_DIR
+
+
+def test_prod_stack_file_parses() -> None:
+    config = parse(stack_values("prod"), stack_secret_keys("prod"))
+    assert config.cluster.is_cloud
+    assert config.app.vote.replicas == config.app.result.replicas == 3
+    assert config.app.vote.exposure.type is ExposureType.LOAD_BALANCER
+    assert config.app.db.storage.type is StorageType.PERSISTENT_VOLUME_CLAIM
+
+
+def test_stack_files_keep_the_password_encrypted() -> None:
+    for stack in ("dev", "prod"):
+        assert stack_secret_keys(stack) == [PASSWORD_KEY]
+
+
+def test_defaults_apply_to_absent_fields() -> None:
+    values = {
+        f"{P}:cluster": {"type": "kind"},
+        f"{P}:namespace": "voting-x",
+        PASSWORD_KEY: TEST_PASSWORD,
+    }
+    config = parse(values)
+    assert config.cluster.context == "kind-kind"
+    assert config.cluster.node_address == "localhost"
+    assert config.app.vote.image == DEFAULT_IMAGES["vote"]
+    assert config.app.vote.replicas == 1
+    assert config.app.vote.exposure.type is ExposureType.NODE_PORT
+    assert config.app.vote.exposure.node_port is None
+    assert config.app.db.storage.type is StorageType.EMPTY_DIR
+
+
+def test_project_defaults_match_the_python_defaults() -> None:
+    declared = project_declarations()
+    defaults = VotingAppArgs(namespace="x", db_password=pulumi.Output.from_input(""))
+    assert declared["optionA"]["default"] == defaults.option_a
+    assert declared["optionB"]["default"] == defaults.option_b
+    for unit in ("vote", "result", "worker", "redis", "db"):
+        assert declared[unit]["default"] == {}, unit
+        assert DEFAULT_IMAGES[unit] in declared[unit]["description"], unit
+    assert declared["dbPassword"]["secret"] is True
+    assert "default" not in declared["dbPassword"]
+
+
+def test_password_is_a_secret_output() -> None:
+    config = parse(dev_values())
+    assert isinstance(config.app.db_password, pulumi.Output)
+
+
+Mutation = Callable[[dict[str, Any]], None]
+
+
+def setting(path: str, value: Any) -> Mutation:
+    """Set `value` at `path` ('vote.exposure.nodePort') inside the stack's values."""
+    top, *rest = path.split(".")
+
+    def mutate(values: dict[str, Any]) -> None:
+        if not rest:
+            values[f"{P}:{top}"] = value
+            return
+        node = values.setdefault(f"{P}:{top}", {})
+        for part in rest[:-1]:
+            node = node.setdefault(part, {})
+        node[rest[-1]] = value
+
+    return mutate
+
+
+def removing(path: str) -> Mutation:
+    top, *rest = path.split(".")
+
+    def mutate(values: dict[str, Any]) -> None:
+        if not rest:
+            values.pop(f"{P}:{top}")
+            return
+        node = values[f"{P}:{top}"]
+        for part in rest[:-1]:
+            node = node[part]
+        node.pop(rest[-1])
+
+    return mutate
+
+
+def renaming(path: str, new_name: str) -> Mutation:
+    top, *rest = path.split(".")
+
+    def mutate(values: dict[str, Any]) -> None:
+        node = values[f"{P}:{top}"]
+        for part in rest[:-1]:
+            node = node[part]
+        node[new_name] = node.pop(rest[-1])
+
+    return mutate
+
+
+# (case id, change to the dev stack, key path the error must name, a word the error must say)
+BAD_CONFIG: list[tuple[str, Mutation, str, str]] = [
+    ("namespace missing", removing("namespace"), f"{P}:namespace", "required"),
+    ("namespace not a DNS label", setting("namespace", "Voting_Dev"), f"{P}:namespace", "DNS"),
+    ("cluster missing", removing("cluster"), f"{P}:cluster.type", "required"),
+    ("cluster type unknown", setting("cluster.type", "eks"), f"{P}:cluster.type", "kwok"),
+    (
+        "cloud cluster without context",
+        lambda v: v.__setitem__(f"{P}:cluster", {"type": "cloud"}),
+        f"{P}:cluster.context",
+        "required",
+    ),
+    ("cluster key typo", renaming("cluster.context", "contxt"), f"{P}:cluster.contxt", "unknown"),
+    ("replicas zero", setting("vote.replicas", 0), f"{P}:vote.replicas", "from 1 to 50"),
+    ("replicas negative", setting("result.replicas", -2), f"{P}:result.replicas", "integer"),
+    ("replicas a string", setting("vote.replicas", "three"), f"{P}:vote.replicas", "integer"),
+    ("replicas a float", setting("worker.replicas", 2.5), f"{P}:worker.replicas", "integer"),
+    ("replicas a boolean", setting("vote.replicas", True), f"{P}:vote.replicas", "boolean"),
+    ("replicas too many", setting("vote.replicas", 500), f"{P}:vote.replicas", "50"),
+    ("replicas typo", renaming("vote.replicas", "replcias"), f"{P}:vote.replcias", "unknown"),
+    (
+        "exposure type unknown",
+        setting("vote.exposure.type", "Ingress"),
+        f"{P}:vote.exposure.type",
+        "NodePort",
+    ),
+    (
+        "node port below range",
+        setting("vote.exposure.nodePort", 80),
+        f"{P}:vote.exposure.nodePort",
+        "30000",
+    ),
+    (
+        "node port above range",
+        setting("result.exposure.nodePort", 40000),
+        f"{P}:result.exposure.nodePort",
+        "32767",
+    ),
+    (
+        "node port used twice",
+        setting("result.exposure.nodePort", 30004),
+        f"{P}:result.exposure.nodePort",
+        f"{P}:vote.exposure.nodePort",
+    ),
+    (
+        "node port without NodePort",
+        setting("vote.exposure", {"type": "LoadBalancer", "nodePort": 30010}),
+        f"{P}:vote.exposure.nodePort",
+        "only with type NodePort",
+    ),
+    ("image empty", setting("vote.image", ""), f"{P}:vote.image", "pinned"),
+    (
+        "image latest",
+        setting("vote.image", "kodekloud/examplevotingapp_vote:latest"),
+        f"{P}:vote.image",
+        "latest",
+    ),
+    (
+        "image untagged",
+        setting("worker.image", "kodekloud/examplevotingapp_worker"),
+        f"{P}:worker.image",
+        "tag",
+    ),
+    ("image malformed", setting("db.image", "postgres:"), f"{P}:db.image", "tag"),
+    (
+        "image registry port, no tag",
+        setting("redis.image", "localhost:5000/redis"),
+        f"{P}:redis.image",
+        "tag",
+    ),
+    ("password missing", removing("dbPassword"), PASSWORD_KEY, "required"),
+    ("password empty", setting("dbPassword", ""), PASSWORD_KEY, "empty"),
+    (
+        "cpu not a quantity",
+        setting("vote.resources.requests.cpu", "lots"),
+        f"{P}:vote.resources.requests.cpu",
+        "cpu quantity",
+    ),
+    (
+        "memory wrong unit",
+        setting("db.resources.limits.memory", "128MB"),
+        f"{P}:db.resources.limits.memory",
+        "memory quantity",
+    ),
+    (
+        "memory zero",
+        setting("redis.resources.requests.memory", "0"),
+        f"{P}:redis.resources.requests.memory",
+        "positive",
+    ),
+    (
+        "request above limit",
+        setting("worker.resources.requests.memory", "1Gi"),
+        f"{P}:worker.resources.requests.memory",
+        "limit",
+    ),
+    (
+        "resources key typo",
+        renaming("vote.resources.requests", "request"),
+        f"{P}:vote.resources.request",
+        "unknown",
+    ),
+    (
+        "storage type unknown",
+        setting("db.storage.type", "hostPath"),
+        f"{P}:db.storage.type",
+        "persistentVolumeClaim",
+    ),
+    ("storage size bad", setting("db.storage.size", "big"), f"{P}:db.storage.size", "quantity"),
+    (
+        "storage class with emptyDir",
+        setting("db.storage.storageClass", "fast"),
+        f"{P}:db.storage.storageClass",
+        "persistentVolumeClaim",
+    ),
+    ("replicas on redis", setting("redis.replicas", 2), f"{P}:redis.replicas", "unknown"),
+    (
+        "exposure on worker",
+        setting("worker.exposure", {"type": "NodePort"}),
+        f"{P}:worker.exposure",
+        "unknown",
+    ),
+    ("unknown top-level key", setting("replicas", "3"), f"{P}:replicas", "unknown"),
+    ("unit not an object", setting("vote", 3), f"{P}:vote", "object"),
+    ("unit not JSON", lambda v: v.__setitem__(f"{P}:vote", "{not json"), f"{P}:vote", "object"),
+    ("option empty", setting("optionA", ""), f"{P}:optionA", "non-empty"),
+]
+
+
+@pytest.mark.parametrize(
+    ("mutate", "key", "word"),
+    [pytest.param(m, k, w, id=case) for case, m, k, w in BAD_CONFIG],
+)
+def test_bad_config_is_refused_by_key_before_anything_is_registered(
+    mutate: Mutation, key: str, word: str
+) -> None:
+    values = dev_values()
+    mutate(values)
+    with pytest.raises(ConfigError) as raised:
+        parse(values)
+    keys = [issue.key for issue in raised.value.issues]
+    assert key in keys, f"{key} not among {keys}"
+    issue = raised.value.issues[keys.index(key)]
+    assert word in str(issue), str(issue)
+    assert issue.got
+    assert issue.expected
+
+    # Through the real program: the run fails and not one resource reaches the engine.
+    mocks = VotingMocks()
+    with pytest.raises(pulumi.RunError, match=re.escape(key)):
+        run_main("dev", values, [PASSWORD_KEY], mocks=mocks)
+    assert mocks.registered == []
+
+
+def test_plaintext_password_is_refused_without_showing_it() -> None:
+    with pytest.raises(ConfigError) as raised:
+        parse(dev_values(), secret_keys=[])
+    (issue,) = raised.value.issues
+    assert issue.key == PASSWORD_KEY
+    assert "plaintext" in issue.got
+    assert TEST_PASSWORD not in str(raised.value)
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    values = dev_values()
+    for mutate in (
+        setting("vote.replicas", 0),
+        setting("result.image", "nginx"),
+        setting("db.storage.type", "hostPath"),
+        renaming("worker.replicas", "replcias"),
+        removing("namespace"),
+    ):
+        mutate(values)
+    with pytest.raises(ConfigError) as raised:
+        parse(values)
+    assert [issue.key for issue in raised.value.issues] == [
+        f"{P}:namespace",
+        f"{P}:vote.replicas",
+        f"{P}:result.image",
+        f"{P}:worker.replcias",
+        f"{P}:db.storage.type",
+    ]
+    message = str(raised.value)
+    assert message.startswith("invalid stack configuration (5 problem(s)):")
+    assert '"nginx" (string)' in message
+
+
+def test_a_good_config_registers_resources_through_the_same_path() -> None:
+    # The counterpart of the table's "nothing registered": the same harness does see resources.
+    mocks = VotingMocks()
+    run_main("dev", dev_values(), [PASSWORD_KEY], mocks=mocks)
+    assert len(mocks.registered) > 20
+
+
+def test_the_bad_config_table_is_large_enough() -> None:
+    assert len(BAD_CONFIG) >= 25
+    assert len({case for case, *_ in BAD_CONFIG}) == len(BAD_CONFIG)
+
+
+@pytest.mark.parametrize(
+    ("reference", "pinned"),
+    [
+        ("redis:7.2.5-alpine", True),
+        ("docker.io/library/postgres:15.8", True),
+        ("localhost:5000/team/vote:v1", True),
+        ("redis@sha256:" + "a" * 64, True),
+        ("redis", False),
+        ("redis:latest", False),
+        ("localhost:5000/redis", False),
+        ("Redis:7", False),
+        ("redis:", False),
+        ("", False),
+    ],
+)
+def test_image_pinning(reference: str, pinned: bool) -> None:
+    assert is_pinned_image(reference) is pinned

@@ -1,0 +1,276 @@
+"""ServiceDeployment on its own: one labels dict, ports that line up, every option rendered."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+import pytest
+
+from components.service_deployment import ServiceDeployment, ServiceDeploymentArgs
+from components.specs import (
+    ClaimVolume,
+    ComputeQuantities,
+    ContainerPort,
+    EmptyDirVolume,
+    EnvSpec,
+    Exec,
+    Exposure,
+    ExposureType,
+    HttpGet,
+    Probe,
+    Recreate,
+    Resources,
+    SecretKeyRef,
+    SecurityProfile,
+    TcpSocket,
+)
+from tests.mocks import VotingMocks, run_with_mocks, unwrap
+
+DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+SERVICE = "kubernetes:core/v1:Service"
+CLAIM = "kubernetes:core/v1:PersistentVolumeClaim"
+PORT = ContainerPort(number=8080, name="web")
+
+
+def web_args(**overrides: Any) -> ServiceDeploymentArgs:
+    base: dict[str, Any] = {
+        "namespace": "team-a",
+        "image": "example/web:1.2.3",
+        "role": "web",
+        "instance": "team-a",
+        "port": PORT,
+        "replicas": 2,
+        "readiness_probe": Probe(check=HttpGet("/healthz")),
+        "liveness_probe": Probe(check=TcpSocket(), failure_threshold=5),
+    }
+    return ServiceDeploymentArgs(**(base | overrides))
+
+
+def build(args: ServiceDeploymentArgs, name: str = "web") -> tuple[VotingMocks, dict[str, Any]]:
+    outputs: dict[str, Any] = {}
+
+    def program() -> pulumi.Output[None]:
+        unit = ServiceDeployment(name, args)
+        outputs["labels"] = unit.labels
+        outputs["selector"] = unit.selector
+        outputs["has_service"] = unit.service is not None
+        service_name = unit.service_name or pulumi.Output.from_input(None)
+        return service_name.apply(lambda value: outputs.__setitem__("service_name", value))
+
+    return run_with_mocks(program), outputs
+
+
+def deployment_of(mocks: VotingMocks) -> dict[str, Any]:
+    (deployment,) = mocks.of_type(DEPLOYMENT)
+    plain: dict[str, Any] = unwrap(deployment.inputs)
+    return plain
+
+
+def container_of(mocks: VotingMocks) -> dict[str, Any]:
+    (container,) = deployment_of(mocks)["spec"]["template"]["spec"]["containers"]
+    plain: dict[str, Any] = container
+    return plain
+
+
+def test_one_labels_dict_feeds_every_selector() -> None:
+    mocks, outputs = build(web_args())
+    deployment = deployment_of(mocks)
+    (service,) = (unwrap(s.inputs) for s in mocks.of_type(SERVICE))
+    labels = outputs["labels"]
+    assert deployment["metadata"]["labels"] == labels
+    assert deployment["spec"]["template"]["metadata"]["labels"] == labels
+    assert deployment["spec"]["selector"]["matchLabels"] == outputs["selector"]
+    assert service["spec"]["selector"] == outputs["selector"]
+    assert outputs["selector"].items() <= labels.items()
+    # Only labels that never change are in the (immutable) selector.
+    assert set(outputs["selector"]) == {"app.kubernetes.io/name", "app.kubernetes.io/instance"}
+    assert labels == {
+        "app.kubernetes.io/name": "web",
+        "app.kubernetes.io/instance": "team-a",
+        "app.kubernetes.io/component": "web",
+        "app.kubernetes.io/part-of": "voting-app",
+        "app.kubernetes.io/managed-by": "pulumi",
+    }
+
+
+def test_service_target_port_is_the_named_container_port() -> None:
+    mocks, outputs = build(web_args())
+    (service,) = (unwrap(s.inputs) for s in mocks.of_type(SERVICE))
+    assert container_of(mocks)["ports"] == [
+        {"name": "web", "containerPort": 8080, "protocol": "TCP"}
+    ]
+    assert service["spec"]["ports"] == [
+        {"name": "web", "port": 8080, "targetPort": "web", "protocol": "TCP"}
+    ]
+    assert service["spec"]["type"] == "ClusterIP"
+    assert outputs["service_name"] == "web"
+
+
+def test_service_name_can_differ_from_the_unit_name() -> None:
+    mocks, outputs = build(web_args(service_name="frontend"))
+    (service,) = mocks.of_type(SERVICE)
+    assert service.inputs["metadata"]["name"] == "frontend"
+    assert outputs["service_name"] == "frontend"
+
+
+def test_node_port_and_load_balancer_exposure() -> None:
+    mocks, _ = build(web_args(exposure=Exposure(ExposureType.NODE_PORT, node_port=30123)))
+    (service,) = mocks.of_type(SERVICE)
+    assert service.inputs["spec"]["type"] == "NodePort"
+    assert service.inputs["spec"]["ports"][0]["nodePort"] == 30123
+
+    mocks, _ = build(web_args(exposure=Exposure(ExposureType.LOAD_BALANCER)))
+    (service,) = mocks.of_type(SERVICE)
+    assert service.inputs["spec"]["type"] == "LoadBalancer"
+    assert "nodePort" not in service.inputs["spec"]["ports"][0]
+
+
+def test_no_port_and_no_exposure_means_no_service() -> None:
+    args = web_args(
+        port=None, readiness_probe=None, liveness_probe=None, exposure=Exposure(ExposureType.NONE)
+    )
+    mocks, outputs = build(args, name="worker")
+    assert mocks.of_type(SERVICE) == []
+    assert outputs["has_service"] is False
+    assert outputs["service_name"] is None
+    assert "ports" not in container_of(mocks)
+
+
+def test_probes_resources_env_and_strategy_are_rendered() -> None:
+    args = web_args(
+        env=EnvSpec(
+            plain={"MODE": "fast"},
+            from_secrets={"TOKEN": SecretKeyRef(secret_name="creds", key="token")},
+        ),
+        resources=Resources(
+            requests=ComputeQuantities(cpu="10m", memory="16Mi"),
+            limits=ComputeQuantities(cpu="100m", memory="32Mi"),
+        ),
+        update_strategy=Recreate(),
+    )
+    mocks, _ = build(args)
+    container = container_of(mocks)
+    assert container["readinessProbe"]["httpGet"] == {"path": "/healthz", "port": "web"}
+    assert container["livenessProbe"]["tcpSocket"] == {"port": "web"}
+    assert container["livenessProbe"]["failureThreshold"] == 5
+    assert container["resources"] == {
+        "requests": {"cpu": "10m", "memory": "16Mi"},
+        "limits": {"cpu": "100m", "memory": "32Mi"},
+    }
+    assert container["env"] == [
+        {"name": "MODE", "value": "fast"},
+        {"name": "TOKEN", "valueFrom": {"secretKeyRef": {"name": "creds", "key": "token"}}},
+    ]
+    assert deployment_of(mocks)["spec"]["strategy"] == {"type": "Recreate"}
+
+
+def test_default_strategy_never_drops_below_the_desired_count() -> None:
+    mocks, _ = build(web_args())
+    strategy = deployment_of(mocks)["spec"]["strategy"]
+    assert strategy == {
+        "type": "RollingUpdate",
+        "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0},
+    }
+    assert deployment_of(mocks)["spec"]["replicas"] == 2
+
+
+def test_exec_probe_needs_no_port() -> None:
+    args = web_args(
+        port=None,
+        exposure=Exposure(ExposureType.NONE),
+        readiness_probe=Probe(check=Exec(("check", "--ready"))),
+        liveness_probe=None,
+    )
+    mocks, _ = build(args)
+    assert container_of(mocks)["readinessProbe"]["exec"] == {"command": ["check", "--ready"]}
+
+
+def test_claim_volume_creates_the_claim_it_mounts() -> None:
+    args = web_args(
+        volumes=(
+            ClaimVolume(name="data", mount_path="/data", size="5Gi", storage_class="fast"),
+            EmptyDirVolume(name="tmp", mount_path="/tmp", size_limit="8Mi"),
+        )
+    )
+    mocks, outputs = build(args, name="store")
+    (claim,) = (unwrap(c.inputs) for c in mocks.of_type(CLAIM))
+    assert claim["metadata"]["name"] == "store-data"
+    assert claim["metadata"]["namespace"] == "team-a"
+    assert claim["metadata"]["labels"] == outputs["labels"]
+    assert claim["spec"] == {
+        "accessModes": ["ReadWriteOnce"],
+        "storageClassName": "fast",
+        "resources": {"requests": {"storage": "5Gi"}},
+    }
+    pod = deployment_of(mocks)["spec"]["template"]["spec"]
+    assert pod["volumes"] == [
+        {"name": "data", "persistentVolumeClaim": {"claimName": "store-data"}},
+        {"name": "tmp", "emptyDir": {"sizeLimit": "8Mi"}},
+    ]
+    assert container_of(mocks)["volumeMounts"] == [
+        {"name": "data", "mountPath": "/data"},
+        {"name": "tmp", "mountPath": "/tmp"},
+    ]
+
+
+def test_security_context_is_locked_down() -> None:
+    args = web_args(
+        security=SecurityProfile(
+            run_as_user=999, run_as_group=999, fs_group=999, run_as_non_root=True
+        )
+    )
+    mocks, _ = build(args)
+    pod = deployment_of(mocks)["spec"]["template"]["spec"]
+    assert pod["automountServiceAccountToken"] is False
+    assert pod["enableServiceLinks"] is False
+    assert pod["securityContext"] == {
+        "seccompProfile": {"type": "RuntimeDefault"},
+        "runAsUser": 999,
+        "runAsGroup": 999,
+        "fsGroup": 999,
+        "runAsNonRoot": True,
+    }
+    assert container_of(mocks)["securityContext"] == {
+        "allowPrivilegeEscalation": False,
+        "privileged": False,
+        "readOnlyRootFilesystem": True,
+        "runAsNonRoot": True,
+        "capabilities": {"drop": ["ALL"]},
+    }
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"replicas": 0}, "replicas is 0"),
+        (
+            {"port": None, "readiness_probe": None, "liveness_probe": None},
+            "exposure ClusterIP needs a port",
+        ),
+        ({"exposure": Exposure(ExposureType.LOAD_BALANCER, node_port=30001)}, "only valid with"),
+        (
+            {"port": None, "exposure": Exposure(ExposureType.NONE), "liveness_probe": None},
+            "HTTP and TCP probes need a port",
+        ),
+    ],
+)
+def test_impossible_args_are_refused_before_registration(
+    overrides: dict[str, Any], message: str
+) -> None:
+    mocks = VotingMocks()
+    with pytest.raises(ValueError, match=message):
+        run_with_mocks(lambda: ServiceDeployment("web", web_args(**overrides)), mocks=mocks)
+    assert mocks.registered == []
+
+
+def test_component_type_token_and_parenting() -> None:
+    mocks, _ = build(web_args())
+    (component,) = mocks.of_type("voting:index:ServiceDeployment")
+    assert component.custom is False
+    children = [r for r in mocks.registered if r.typ.startswith("kubernetes:")]
+    assert {r.typ for r in children} == {DEPLOYMENT, SERVICE}
+    child_urns = [urn for urn in mocks.urns if "kubernetes:" in urn]
+    assert len(child_urns) == 2
+    for urn in child_urns:
+        assert "::voting:index:ServiceDeployment$kubernetes:" in urn

@@ -1,0 +1,314 @@
+"""The whole stack, built by the real __main__.py from the real stack files (dev and prod)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from components.traffic import OUTSIDE, TRAFFIC_GRAPH, Edge
+from tests.mocks import is_secret, plain_strings, unwrap
+from tests.program import ProgramRun, run_main
+from tests.stack_files import TEST_PASSWORD, stack_values
+
+UNITS = ("vote", "result", "worker", "redis", "db")
+DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+SERVICE = "kubernetes:core/v1:Service"
+SECRET = "kubernetes:core/v1:Secret"
+NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+PDB = "kubernetes:policy/v1:PodDisruptionBudget"
+NAMESPACE = "kubernetes:core/v1:Namespace"
+EXPECTED = {
+    "dev": {
+        "namespace": "voting-dev",
+        "web_exposure": "NodePort",
+        "web_replicas": 1,
+        "budgets": set(),
+        "db_volume": "emptyDir",
+    },
+    "prod": {
+        "namespace": "voting-prod",
+        "web_exposure": "LoadBalancer",
+        "web_replicas": 3,
+        "budgets": {"vote", "result", "worker"},
+        "db_volume": "persistentVolumeClaim",
+    },
+}
+
+
+@pytest.fixture(scope="module", params=["dev", "prod"])
+def stack(request: pytest.FixtureRequest) -> tuple[str, ProgramRun]:
+    return request.param, run_main(request.param)
+
+
+def inputs(run: ProgramRun, typ: str) -> dict[str, dict[str, Any]]:
+    """Plain inputs of every registered resource of `typ`, by Kubernetes object name."""
+    objects = [unwrap(r.inputs) for r in run.mocks.of_type(typ)]
+    return {obj["metadata"]["name"]: obj for obj in objects}
+
+
+def container(deployment: dict[str, Any]) -> dict[str, Any]:
+    containers = deployment["spec"]["template"]["spec"]["containers"]
+    assert len(containers) == 1
+    first: dict[str, Any] = containers[0]
+    return first
+
+
+def test_one_deployment_per_unit(stack: tuple[str, ProgramRun]) -> None:
+    _, run = stack
+    assert set(inputs(run, DEPLOYMENT)) == set(UNITS)
+
+
+def test_selectors_are_within_template_labels(stack: tuple[str, ProgramRun]) -> None:
+    _, run = stack
+    for name, deployment in inputs(run, DEPLOYMENT).items():
+        selector = deployment["spec"]["selector"]["matchLabels"]
+        template_labels = deployment["spec"]["template"]["metadata"]["labels"]
+        assert selector, name
+        assert selector.items() <= template_labels.items(), name
+        assert template_labels["app.kubernetes.io/name"] == name
+        assert template_labels["app.kubernetes.io/part-of"] == "voting-app"
+        assert template_labels["app.kubernetes.io/managed-by"] == "pulumi"
+
+
+def test_every_service_selects_its_unit_and_targets_a_container_port(
+    stack: tuple[str, ProgramRun],
+) -> None:
+    _, run = stack
+    deployments = inputs(run, DEPLOYMENT)
+    for name, service in inputs(run, SERVICE).items():
+        selected = [
+            deployment
+            for deployment in deployments.values()
+            if service["spec"]["selector"].items()
+            <= deployment["spec"]["template"]["metadata"]["labels"].items()
+        ]
+        assert len(selected) == 1, f"Service {name} selects {len(selected)} Deployments"
+        container_ports = {
+            (port["name"], port["containerPort"]) for port in container(selected[0])["ports"]
+        }
+        for port in service["spec"]["ports"]:
+            assert any(port["targetPort"] in pair for pair in container_ports), (name, port)
+            assert (port["targetPort"], port["port"]) in container_ports
+
+
+def test_services_are_named_as_the_apps_dial_and_worker_has_none(
+    stack: tuple[str, ProgramRun],
+) -> None:
+    _, run = stack
+    services = inputs(run, SERVICE)
+    assert set(services) == {"vote", "result", "redis", "db"}
+    assert services["redis"]["spec"]["ports"][0]["port"] == 6379
+    assert services["db"]["spec"]["ports"][0]["port"] == 5432
+    worker_labels = inputs(run, DEPLOYMENT)["worker"]["spec"]["template"]["metadata"]["labels"]
+    assert not any(
+        service["spec"]["selector"].items() <= worker_labels.items()
+        for service in services.values()
+    )
+    assert run.exports["service_names"] == {
+        "vote": "vote",
+        "result": "result",
+        "redis": "redis",
+        "db": "db",
+    }
+
+
+def test_exposure_type_per_stack(stack: tuple[str, ProgramRun]) -> None:
+    name, run = stack
+    services = inputs(run, SERVICE)
+    for web in ("vote", "result"):
+        assert services[web]["spec"]["type"] == EXPECTED[name]["web_exposure"]
+    for store in ("redis", "db"):
+        assert services[store]["spec"]["type"] == "ClusterIP"
+
+
+def test_exported_urls_follow_the_exposure(stack: tuple[str, ProgramRun]) -> None:
+    name, run = stack
+    if name == "dev":
+        assert run.exports["vote_url"] == "http://localhost:30004"
+        assert run.exports["result_url"] == "http://localhost:30005"
+    else:
+        # The mocks hand each LoadBalancer an address from 203.0.113.0/24.
+        assert run.exports["vote_url"].startswith("http://203.0.113.")
+        assert run.exports["result_url"].startswith("http://203.0.113.")
+        assert run.exports["vote_url"] != run.exports["result_url"]
+    assert run.exports["namespace"] == EXPECTED[name]["namespace"]
+
+
+def test_options_reach_vote(stack: tuple[str, ProgramRun]) -> None:
+    name, run = stack
+    env = {e["name"]: e.get("value") for e in container(inputs(run, DEPLOYMENT)["vote"])["env"]}
+    assert env["OPTION_A"] == stack_values(name)["voting-app:optionA"]
+    assert env["OPTION_B"] == stack_values(name)["voting-app:optionB"]
+
+
+def test_password_only_through_secret_key_ref_and_stays_secret(
+    stack: tuple[str, ProgramRun],
+) -> None:
+    _, run = stack
+    db_env = {e["name"]: e for e in container(inputs(run, DEPLOYMENT)["db"])["env"]}
+    for variable, key in (("POSTGRES_PASSWORD", "password"), ("POSTGRES_USER", "username")):
+        assert "value" not in db_env[variable]
+        assert db_env[variable]["valueFrom"]["secretKeyRef"] == {
+            "name": "db-credentials",
+            "key": key,
+        }
+    (secret,) = run.mocks.of_type(SECRET)
+    # The whole stringData travels as a secret, so state and previews show it encrypted.
+    assert is_secret(secret.inputs["stringData"])
+    assert unwrap(secret.inputs["stringData"])["password"] == TEST_PASSWORD
+    for resource in run.mocks.registered:
+        assert TEST_PASSWORD not in set(plain_strings(resource.inputs)), resource.name
+    assert TEST_PASSWORD not in repr(run.exports)
+
+
+def test_every_container_has_requests_and_limits(stack: tuple[str, ProgramRun]) -> None:
+    _, run = stack
+    for name, deployment in inputs(run, DEPLOYMENT).items():
+        resources = container(deployment)["resources"]
+        for kind in ("requests", "limits"):
+            assert set(resources[kind]) == {"cpu", "memory"}, (name, kind)
+
+
+def test_every_object_is_in_the_stack_namespace(stack: tuple[str, ProgramRun]) -> None:
+    name, run = stack
+    namespace = EXPECTED[name]["namespace"]
+    assert set(inputs(run, NAMESPACE)) == {namespace}
+    kubernetes_objects = [
+        r for r in run.mocks.registered if r.typ.startswith("kubernetes:") and r.typ != NAMESPACE
+    ]
+    assert kubernetes_objects
+    for resource in kubernetes_objects:
+        if resource.typ.startswith("pulumi:providers:"):
+            continue
+        assert unwrap(resource.inputs)["metadata"]["namespace"] == namespace, resource.name
+
+
+def _unit_by_selector(run: ProgramRun, selector: dict[str, str]) -> str:
+    for name, deployment in inputs(run, DEPLOYMENT).items():
+        if selector == deployment["spec"]["selector"]["matchLabels"]:
+            return name
+    raise AssertionError(f"selector {selector} matches no unit")
+
+
+def test_network_policy_edges_equal_the_traffic_graph(stack: tuple[str, ProgramRun]) -> None:
+    _, run = stack
+    policies = inputs(run, NETWORK_POLICY)
+    default_deny = policies.pop("default-deny")
+    assert default_deny["spec"]["podSelector"] == {}
+    assert set(default_deny["spec"]["policyTypes"]) == {"Ingress", "Egress"}
+    assert "ingress" not in default_deny["spec"]
+    assert "egress" not in default_deny["spec"]
+
+    ingress_edges: set[Edge] = set()
+    egress_edges: set[Edge] = set()
+    for policy in policies.values():
+        unit = _unit_by_selector(run, policy["spec"]["podSelector"]["matchLabels"])
+        for rule in policy["spec"].get("ingress", []):
+            sources = rule.get("from")
+            if sources is None:
+                ingress_edges.add(Edge(OUTSIDE, unit))
+            for peer in sources or []:
+                ingress_edges.add(
+                    Edge(_unit_by_selector(run, peer["podSelector"]["matchLabels"]), unit)
+                )
+        for rule in policy["spec"].get("egress", []):
+            for peer in rule["to"]:
+                if "namespaceSelector" in peer:
+                    assert peer["namespaceSelector"]["matchLabels"] == {
+                        "kubernetes.io/metadata.name": "kube-system"
+                    }
+                    assert {p["port"] for p in rule["ports"]} == {53}
+                    continue
+                egress_edges.add(
+                    Edge(unit, _unit_by_selector(run, peer["podSelector"]["matchLabels"]))
+                )
+    assert ingress_edges == set(TRAFFIC_GRAPH)
+    assert egress_edges == {edge for edge in TRAFFIC_GRAPH if edge.source != OUTSIDE}
+
+
+def test_disruption_budgets_only_where_replicas_exceed_one(stack: tuple[str, ProgramRun]) -> None:
+    name, run = stack
+    budgets = inputs(run, PDB)
+    deployments = inputs(run, DEPLOYMENT)
+    assert set(budgets) == EXPECTED[name]["budgets"]
+    for unit, deployment in deployments.items():
+        assert (deployment["spec"]["replicas"] > 1) == (unit in budgets), unit
+    for unit, budget in budgets.items():
+        assert (
+            budget["spec"]["selector"]["matchLabels"]
+            == (deployments[unit]["spec"]["selector"]["matchLabels"])
+        )
+
+
+def test_update_strategies(stack: tuple[str, ProgramRun]) -> None:
+    _, run = stack
+    deployments = inputs(run, DEPLOYMENT)
+    for store in ("db", "redis"):
+        assert deployments[store]["spec"]["strategy"] == {"type": "Recreate"}
+        assert deployments[store]["spec"]["replicas"] == 1
+    for web in ("vote", "result"):
+        strategy = deployments[web]["spec"]["strategy"]
+        assert strategy["type"] == "RollingUpdate"
+        assert strategy["rollingUpdate"]["maxUnavailable"] == 0
+
+
+def test_replicas_and_db_storage_per_stack(stack: tuple[str, ProgramRun]) -> None:
+    name, run = stack
+    deployments = inputs(run, DEPLOYMENT)
+    for web in ("vote", "result"):
+        assert deployments[web]["spec"]["replicas"] == EXPECTED[name]["web_replicas"]
+    volumes = {v["name"]: v for v in deployments["db"]["spec"]["template"]["spec"]["volumes"]}
+    assert EXPECTED[name]["db_volume"] in volumes["data"]
+    claims = inputs(run, "kubernetes:core/v1:PersistentVolumeClaim")
+    if name == "prod":
+        assert set(claims) == {volumes["data"]["persistentVolumeClaim"]["claimName"]}
+    else:
+        assert claims == {}
+
+
+def test_probes_follow_the_health_check_facts(stack: tuple[str, ProgramRun]) -> None:
+    _, run = stack
+    deployments = inputs(run, DEPLOYMENT)
+    for web in ("vote", "result"):
+        probe = container(deployments[web])["readinessProbe"]
+        assert probe["httpGet"] == {"path": "/", "port": "http"}
+        assert probe["periodSeconds"] == 15
+    assert container(deployments["redis"])["readinessProbe"]["exec"]["command"] == [
+        "redis-cli",
+        "ping",
+    ]
+    assert container(deployments["db"])["readinessProbe"]["exec"]["command"][0] == "pg_isready"
+    assert "readinessProbe" not in container(deployments["worker"])
+
+
+def test_every_image_is_pinned_to_a_tag(stack: tuple[str, ProgramRun]) -> None:
+    _, run = stack
+    for name, deployment in inputs(run, DEPLOYMENT).items():
+        image = container(deployment)["image"]
+        assert ":" in image.rsplit("/", 1)[-1], (name, image)
+        assert not image.endswith(":latest"), (name, image)
+
+
+def test_the_provider_targets_the_named_context(stack: tuple[str, ProgramRun]) -> None:
+    name, run = stack
+    (provider,) = run.mocks.of_type("pulumi:providers:kubernetes")
+    assert provider.inputs["context"] == stack_values(name)["voting-app:cluster"]["context"]
+    for resource in run.mocks.registered:
+        if resource.custom and resource.typ.startswith("kubernetes:"):
+            assert resource.provider is not None, resource.name
+            assert "::cluster::" in resource.provider, resource.name
+
+
+def test_every_object_is_a_child_of_the_components(stack: tuple[str, ProgramRun]) -> None:
+    _, run = stack
+    kubernetes_urns = [urn for urn in run.mocks.urns if "$kubernetes:" in urn]
+    assert len(kubernetes_urns) == len(
+        [r for r in run.mocks.registered if r.typ.startswith("kubernetes:")]
+    )
+    for urn in kubernetes_urns:
+        parent_type = urn.split("::")[2].rsplit("$", 1)[0]
+        assert parent_type.split("$")[-1] in (
+            "voting:index:VotingApp",
+            "voting:index:ServiceDeployment",
+        ), urn
