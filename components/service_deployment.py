@@ -8,6 +8,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.labels import selector_labels, unit_labels
+from components.metadata import object_metadata
 from components.specs import (
     ClaimVolume,
     ContainerPort,
@@ -123,7 +124,7 @@ class ServiceDeployment(pulumi.ComponentResource):
         ]
         self.deployment = k8s.apps.v1.Deployment(
             name,
-            metadata=_metadata(name, args.namespace, self.labels),
+            metadata=object_metadata(name, args.namespace, self.labels),
             spec=k8s.apps.v1.DeploymentSpecArgs(
                 replicas=args.replicas,
                 selector=k8s.meta.v1.LabelSelectorArgs(match_labels=self.selector),
@@ -148,12 +149,6 @@ class ServiceDeployment(pulumi.ComponentResource):
         )
 
 
-def _metadata(
-    name: str, namespace: pulumi.Input[str], labels: dict[str, str]
-) -> k8s.meta.v1.ObjectMetaArgs:
-    return k8s.meta.v1.ObjectMetaArgs(name=name, namespace=namespace, labels=labels)
-
-
 def _claim_name(unit: str, volume: ClaimVolume) -> str:
     return f"{unit}-{volume.name}"
 
@@ -168,7 +163,7 @@ def _claim(
     claim_name = _claim_name(unit, volume)
     return k8s.core.v1.PersistentVolumeClaim(
         claim_name,
-        metadata=_metadata(claim_name, namespace, labels),
+        metadata=object_metadata(claim_name, namespace, labels),
         spec=k8s.core.v1.PersistentVolumeClaimSpecArgs(
             access_modes=["ReadWriteOnce"],
             storage_class_name=volume.storage_class,
@@ -318,7 +313,7 @@ def _service(
     service_name = args.service_name or name
     return k8s.core.v1.Service(
         f"{name}-service",
-        metadata=_metadata(service_name, args.namespace, labels),
+        metadata=object_metadata(service_name, args.namespace, labels),
         spec=k8s.core.v1.ServiceSpecArgs(
             type=args.exposure.type.value,
             selector=selector,

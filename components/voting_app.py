@@ -7,6 +7,7 @@ import pulumi_kubernetes as k8s
 
 from components.endpoints import service_url
 from components.labels import unit_labels
+from components.metadata import object_metadata
 from components.service_deployment import ServiceDeployment, ServiceDeploymentArgs
 from components.specs import (
     ClaimVolume,
@@ -131,9 +132,7 @@ class VotingApp(pulumi.ComponentResource):
         )
 
     def _metadata(self, name: str, role: str) -> k8s.meta.v1.ObjectMetaArgs:
-        return k8s.meta.v1.ObjectMetaArgs(
-            name=name, namespace=self.namespace_name, labels=self._labels(name, role)
-        )
+        return object_metadata(name, self.namespace_name, self._labels(name, role))
 
     def _namespace(self) -> k8s.core.v1.Namespace:
         labels = self._labels(self._args.namespace, "namespace")
@@ -143,7 +142,7 @@ class VotingApp(pulumi.ComponentResource):
         labels["pod-security.kubernetes.io/audit"] = "restricted"
         return k8s.core.v1.Namespace(
             "namespace",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=self._args.namespace, labels=labels),
+            metadata=object_metadata(self._args.namespace, None, labels),
             opts=self._child,
         )
 

@@ -312,3 +312,13 @@ def test_every_object_is_a_child_of_the_components(stack: tuple[str, ProgramRun]
             "voting:index:VotingApp",
             "voting:index:ServiceDeployment",
         ), urn
+
+
+def test_every_object_lets_up_restore_fields_changed_out_of_band(
+    stack: tuple[str, ProgramRun],
+) -> None:
+    _, run = stack
+    for resource in run.mocks.registered:
+        if resource.custom and resource.typ.startswith("kubernetes:"):
+            annotations = unwrap(resource.inputs)["metadata"]["annotations"]
+            assert annotations["pulumi.com/patchForce"] == "true", resource.name

@@ -1,0 +1,36 @@
+"""The local control plane as the integration tests see it: kubectl with its own kubeconfig."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from tests.stack_files import ROOT
+
+KUBECONFIG = Path(os.environ.get("VOTING_APP_KUBECONFIG", ROOT / ".cluster" / "kubeconfig"))
+CONTEXT = "kwok-voting-app"
+
+
+def kubectl(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["kubectl", "--kubeconfig", str(KUBECONFIG), "--context", CONTEXT, *args],
+        check=check,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def get_json(*args: str) -> Any:
+    return json.loads(kubectl("get", *args, "-o", "json").stdout)
+
+
+def require_cluster() -> None:
+    """Fail (never skip) when the cluster is missing: tools/test starts it."""
+    if not KUBECONFIG.exists() or kubectl("get", "--raw", "/readyz", check=False).returncode:
+        raise RuntimeError(
+            f"no local cluster answers through {KUBECONFIG}: run tools/test, or tools/cluster start"
+        )

@@ -1,0 +1,218 @@
+"""`pulumi up` for real, through the Automation API, against the local control plane.
+
+Real: etcd, kube-apiserver (validation, admission, defaulting), kube-controller-manager,
+kube-scheduler, the Pulumi CLI and the Kubernetes provider. Simulated by kwok: nodes, pods
+becoming Ready (no container runs), volume binding, and, on prod, the load balancer address.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pulumi.automation as auto
+import pytest
+
+from tests.integration.cluster import get_json, kubectl, require_cluster
+from tests.integration.workspace import TEST_NODE_PORTS, StackUnderTest, throwaway_stack
+
+pytestmark = pytest.mark.integration
+UNITS = {"vote", "result", "worker", "redis", "db"}
+SIMULATED_LB_SUFFIX = ".simulated-lb.invalid"
+
+
+@dataclass
+class Deployed:
+    test: StackUnderTest
+    first_up: auto.UpResult
+
+    @property
+    def namespace(self) -> str:
+        return self.test.namespace
+
+    def get(self, *args: str) -> Any:
+        return get_json(*args, "--namespace", self.namespace)
+
+
+@pytest.fixture(scope="module", params=["dev", "prod"])
+def deployed(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Deployed]:
+    require_cluster()
+    workdir: Path = tmp_path_factory.mktemp(request.param)
+    with throwaway_stack(request.param, workdir) as test:
+        yield Deployed(test, test.stack.up(suppress_progress=True))
+
+
+def _deployments(deployed: Deployed) -> dict[str, Any]:
+    return {d["metadata"]["name"]: d for d in deployed.get("deployments")["items"]}
+
+
+def _assert_available(deployed: Deployed) -> dict[str, Any]:
+    deployments = _deployments(deployed)
+    for name, deployment in deployments.items():
+        status, wanted = deployment["status"], deployment["spec"]["replicas"]
+        assert status.get("availableReplicas") == wanted, (name, status)
+        assert status.get("updatedReplicas") == wanted, (name, status)
+        conditions = {c["type"]: c["status"] for c in status["conditions"]}
+        assert conditions["Available"] == "True", name
+    return deployments
+
+
+def test_up_makes_every_deployment_available_without_skip_await(deployed: Deployed) -> None:
+    assert deployed.first_up.summary.result == "succeeded"
+    deployments = _assert_available(deployed)
+    assert set(deployments) == UNITS
+    for deployment in deployments.values():
+        annotations = deployment["metadata"].get("annotations", {})
+        assert "pulumi.com/skipAwait" not in annotations
+
+
+def test_services_have_their_names_types_and_ready_endpoints(deployed: Deployed) -> None:
+    services = {s["metadata"]["name"]: s for s in deployed.get("services")["items"]}
+    web_type = "NodePort" if deployed.test.name == "dev" else "LoadBalancer"
+    assert {name: s["spec"]["type"] for name, s in services.items()} == {
+        "vote": web_type,
+        "result": web_type,
+        "redis": "ClusterIP",
+        "db": "ClusterIP",
+    }
+    pods = deployed.get("pods")["items"]
+    for name, service in services.items():
+        selector = service["spec"]["selector"]
+        ready_pod_ips = {
+            pod["status"]["podIP"]
+            for pod in pods
+            if selector.items() <= pod["metadata"]["labels"].items()
+            and any(
+                c["type"] == "Ready" and c["status"] == "True" for c in pod["status"]["conditions"]
+            )
+        }
+        assert ready_pod_ips, name
+        slices = deployed.get("endpointslices", "--selector", f"kubernetes.io/service-name={name}")
+        endpoint_ips = {
+            address
+            for endpoint_slice in slices["items"]
+            for endpoint in endpoint_slice.get("endpoints") or []
+            if endpoint["conditions"].get("ready")
+            for address in endpoint["addresses"]
+        }
+        assert endpoint_ips == ready_pod_ips, name
+
+
+def test_exported_urls_match_the_live_services(deployed: Deployed) -> None:
+    outputs = deployed.test.stack.outputs()
+    assert outputs["namespace"].value == deployed.namespace
+    for unit in ("vote", "result"):
+        service = deployed.get("service", unit)
+        url = outputs[f"{unit}_url"].value
+        if deployed.test.name == "dev":
+            node_port = service["spec"]["ports"][0]["nodePort"]
+            assert 30000 <= node_port <= 32767
+            assert node_port == TEST_NODE_PORTS[unit]
+            assert url == f"http://localhost:{node_port}"
+        else:
+            (ingress,) = service["status"]["loadBalancer"]["ingress"]
+            assert ingress["hostname"].endswith(SIMULATED_LB_SUFFIX)
+            assert url == f"http://{ingress['hostname']}"
+
+
+def test_state_and_outputs_hold_no_plaintext_password(deployed: Deployed) -> None:
+    state = deployed.test.state_text()
+    assert state, "the file backend holds no state"
+    assert deployed.test.password not in state
+    assert '"ciphertext"' in state
+    outputs = {name: output.value for name, output in deployed.test.stack.outputs().items()}
+    assert deployed.test.password not in json.dumps(outputs)
+
+
+def test_a_second_up_changes_nothing(deployed: Deployed) -> None:
+    result = deployed.test.stack.up(suppress_progress=True)
+    assert set(result.summary.resource_changes or {}) == {"same"}
+
+
+def test_a_config_change_previews_exactly_that_change_and_rolls_out(deployed: Deployed) -> None:
+    test = deployed.test
+    before = _deployments(deployed)["vote"]
+    if test.name == "dev":
+        test.stack.set_config("voting-app:optionA", auto.ConfigValue(value="Tacos"))
+    else:
+        test.edit_config(lambda config: config["voting-app:vote"].update(replicas=4))
+
+    preview = test.stack.preview(diff=True, suppress_progress=True)
+    changes = {kind: count for kind, count in preview.change_summary.items() if kind != "same"}
+    assert changes == {"update": 1}, preview.change_summary
+    assert "kubernetes:apps/v1:Deployment" in preview.stdout
+    if test.name == "dev":
+        assert "Tacos" in preview.stdout
+    else:
+        assert "replicas" in preview.stdout
+
+    result = test.stack.up(suppress_progress=True)
+    assert {k: v for k, v in (result.summary.resource_changes or {}).items() if k != "same"} == {
+        "update": 1
+    }
+    after = _assert_available(deployed)["vote"]
+    assert after["spec"]["strategy"]["type"] == "RollingUpdate"
+    assert after["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
+    if test.name == "dev":
+        env = {
+            e["name"]: e.get("value")
+            for e in after["spec"]["template"]["spec"]["containers"][0]["env"]
+        }
+        assert env["OPTION_A"] == "Tacos"
+        assert after["metadata"]["generation"] > before["metadata"]["generation"]
+        # A rolling update: a new ReplicaSet took over and the old one was scaled to zero.
+        replica_sets = deployed.get("replicasets", "--selector", "app.kubernetes.io/name=vote")[
+            "items"
+        ]
+        assert sorted(rs["spec"]["replicas"] for rs in replica_sets) == [
+            0,
+            after["spec"]["replicas"],
+        ]
+    else:
+        assert before["spec"]["replicas"] == 3
+        assert after["spec"]["replicas"] == 4
+
+
+def test_refresh_sees_drift_and_up_restores_the_declared_state(deployed: Deployed) -> None:
+    stack = deployed.test.stack
+    declared = _deployments(deployed)["worker"]["spec"]["replicas"]
+    kubectl(
+        "scale",
+        "deployment",
+        "worker",
+        f"--replicas={declared + 2}",
+        "--namespace",
+        deployed.namespace,
+    )
+    kubectl("delete", "service", "result", "--namespace", deployed.namespace)
+
+    refresh = stack.refresh(suppress_progress=True)
+    drift = refresh.summary.resource_changes or {}
+    assert drift.get("update", 0) >= 1, drift
+    assert drift.get("delete", 0) == 1, drift
+
+    result = stack.up(suppress_progress=True)
+    changes = result.summary.resource_changes or {}
+    assert changes.get("create") == 1, changes
+    assert changes.get("update", 0) >= 1, changes
+    assert _assert_available(deployed)["worker"]["spec"]["replicas"] == declared
+    assert deployed.get("service", "result")["metadata"]["name"] == "result"
+
+
+def test_destroy_leaves_nothing_behind(deployed: Deployed) -> None:
+    deployed.test.stack.destroy(suppress_progress=True)
+    gone = kubectl("get", "namespace", deployed.namespace, check=False)
+    assert gone.returncode != 0
+    assert "NotFound" in gone.stderr
+    leftovers = get_json(
+        "all,secrets,configmaps,networkpolicies,poddisruptionbudgets,persistentvolumeclaims",
+        "--all-namespaces",
+        "--selector",
+        f"app.kubernetes.io/part-of=voting-app,app.kubernetes.io/instance={deployed.namespace}",
+    )
+    assert leftovers["items"] == []

@@ -1,0 +1,100 @@
+"""A throwaway copy of the project, driven by the Automation API against the local cluster."""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pulumi.automation as auto
+import yaml
+
+from tests.integration.cluster import CONTEXT, KUBECONFIG
+from tests.stack_files import ROOT
+
+PASSPHRASES = {"dev": "voting-app-dev", "prod": "voting-app-prod"}
+PROJECT_FILES = ("Pulumi.yaml", "__main__.py", "components")
+# A tools/up deployment of dev may hold the stack file's own node ports on the same cluster.
+TEST_NODE_PORTS = {"vote": 30104, "result": 30105}
+
+
+@dataclass
+class StackUnderTest:
+    name: str
+    stack: auto.Stack
+    namespace: str
+    password: str
+    backend: Path
+
+    @property
+    def stack_file(self) -> Path:
+        return Path(self.stack.workspace.work_dir) / f"Pulumi.{self.name}.yaml"
+
+    def edit_config(self, edit: Callable[[dict[str, Any]], None]) -> None:
+        """Change the stack file's config in place, as a person editing it would."""
+        document = yaml.safe_load(self.stack_file.read_text())
+        edit(document["config"])
+        self.stack_file.write_text(yaml.safe_dump(document, sort_keys=False))
+
+    def state_text(self) -> str:
+        return "\n".join(
+            path.read_text() for path in self.backend.rglob("*.json") if ".pulumi" in path.parts
+        )
+
+
+def _copy_project(stack: str, destination: Path) -> None:
+    for name in PROJECT_FILES:
+        source = ROOT / name
+        if source.is_dir():
+            shutil.copytree(
+                source, destination / name, ignore=shutil.ignore_patterns("__pycache__")
+            )
+        else:
+            shutil.copy2(source, destination / name)
+    shutil.copy2(ROOT / f"Pulumi.{stack}.yaml", destination / f"Pulumi.{stack}.yaml")
+    (destination / ".venv").symlink_to(ROOT / ".venv")
+
+
+@contextmanager
+def throwaway_stack(stack: str, workdir: Path) -> Iterator[StackUnderTest]:
+    """The stack file's own config, pointed at the local cluster, in a namespace of its own,
+    with a fresh random password (so any plaintext leak is detectable)."""
+    project = workdir / "project"
+    backend = workdir / "state"
+    project.mkdir()
+    backend.mkdir()
+    _copy_project(stack, project)
+    options = auto.LocalWorkspaceOptions(
+        work_dir=str(project),
+        env_vars={
+            "PULUMI_BACKEND_URL": f"file://{backend}",
+            "PULUMI_CONFIG_PASSPHRASE": PASSPHRASES[stack],
+            "KUBECONFIG": str(KUBECONFIG),
+        },
+        pulumi_command=auto.PulumiCommand(skip_version_check=True),
+    )
+    handle = auto.create_or_select_stack(stack, work_dir=str(project), opts=options)
+    namespace = f"it-{stack}-{secrets.token_hex(3)}"
+    password = f"it-{secrets.token_urlsafe(12)}"
+    test = StackUnderTest(stack, handle, namespace, password, backend)
+
+    def point_at_local_cluster(config: dict[str, Any]) -> None:
+        config["voting-app:cluster"]["context"] = CONTEXT
+        config["voting-app:namespace"] = namespace
+        for unit, port in TEST_NODE_PORTS.items():
+            exposure = config[f"voting-app:{unit}"].get("exposure", {})
+            if exposure.get("nodePort") is not None:
+                exposure["nodePort"] = port
+
+    test.edit_config(point_at_local_cluster)
+    handle.set_config("voting-app:dbPassword", auto.ConfigValue(value=password, secret=True))
+    try:
+        yield test
+    finally:
+        # Whatever a test left behind is removed; the destroy test asserts this works by itself.
+        handle.destroy(suppress_progress=True)
+        handle.workspace.remove_stack(stack)

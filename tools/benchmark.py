@@ -1,0 +1,140 @@
+"""Benchmark: prints figures from one run on the local cluster; asserts nothing about speed.
+
+Run through tools/benchmark, which sets up the offline environment first. Measures:
+  - the toolchain build: cold figures recorded when each tool was built, and a warm run now;
+  - `pulumi up` of dev from empty until every Deployment is Available;
+  - a no-change `pulumi up` and a no-change `pulumi preview`;
+  - the same objects applied with `kubectl apply` plus `kubectl rollout status`, on the same
+    cluster, and the Pulumi/kubectl ratio.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+KUBECONFIG = ROOT / ".cluster" / "kubeconfig"
+CONTEXT = "kwok-voting-app"
+STACK = "dev"
+TIMINGS = Path(os.environ["VOTING_APP_CACHE"]) / "logs" / "build-timings.tsv"
+
+
+def run(*args: str, env: dict[str, str] | None = None, cwd: Path = ROOT) -> str:
+    result = subprocess.run(
+        args, cwd=cwd, env={**os.environ, **(env or {})}, capture_output=True, text=True
+    )
+    if result.returncode:
+        sys.exit(f"benchmark: {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+    return result.stdout
+
+
+def timed(action: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    action()
+    return time.perf_counter() - start
+
+
+def kubectl(*args: str) -> str:
+    return run("kubectl", "--kubeconfig", str(KUBECONFIG), "--context", CONTEXT, *args)
+
+
+def cold_build_figures() -> list[tuple[str, str, str]]:
+    """The first (cold) build of each step recorded in the timings log: step, seconds, MiB."""
+    first: dict[str, tuple[str, str, str]] = {}
+    if TIMINGS.exists():
+        for line in TIMINGS.read_text().splitlines():
+            _, step, seconds, rss = [*line.split("\t"), ""][:4]
+            first.setdefault(step, (step, seconds, rss or "?"))
+    return list(first.values())
+
+
+def pulumi_objects(workdir: Path, namespace: str) -> Path:
+    """The Kubernetes objects the dev stack applied, as Pulumi sent them, moved to `namespace`."""
+    exported = json.loads(
+        run("pulumi", "stack", "export", "--stack", STACK, "--show-secrets", cwd=workdir)
+    )
+    objects: list[dict[str, Any]] = []
+    for resource in exported["deployment"]["resources"]:
+        if not resource["type"].startswith("kubernetes:") or not resource.get("custom"):
+            continue
+        if resource["type"].startswith("pulumi:providers:"):
+            continue
+        body = {k: v for k, v in resource["inputs"].items() if not k.startswith("__")}
+        metadata = body["metadata"]
+        if body["kind"] == "Namespace":
+            metadata["name"] = namespace
+        else:
+            metadata["namespace"] = namespace
+        objects.append(body)
+    path = workdir / "objects.json"
+    path.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": objects}))
+    return path
+
+
+def main() -> None:
+    print(f"machine: {platform.node()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    warm = timed(lambda: run(str(ROOT / "tools" / "build-tools")))
+    print("toolchain build, cold (first build recorded on this machine):")
+    for step, seconds, rss in cold_build_figures():
+        print(f"  {step:28} {seconds:>8} s   peak {rss:>6} MiB")
+    print(f"toolchain build, warm (all cached): {warm:.1f} s")
+
+    with tempfile.TemporaryDirectory() as temp:
+        workdir = Path(temp)
+        for name in ("Pulumi.yaml", f"Pulumi.{STACK}.yaml", "__main__.py"):
+            shutil.copy2(ROOT / name, workdir / name)
+        shutil.copytree(ROOT / "components", workdir / "components")
+        (workdir / ".venv").symlink_to(ROOT / ".venv")
+        env = {"PULUMI_BACKEND_URL": f"file://{workdir / 'state'}"}
+        (workdir / "state").mkdir()
+        os.environ.update(env)
+        run("pulumi", "stack", "init", STACK, "--non-interactive", cwd=workdir)
+        config = ("pulumi", "config", "--stack", STACK)
+        run(*config, "set", "voting-app:namespace", "bench-pulumi", cwd=workdir)
+        for unit in ("vote", "result"):
+            # The stack's own node ports may be taken by a tools/up deployment of dev.
+            run(*config, "rm", "--path", f"voting-app:{unit}.exposure.nodePort", cwd=workdir)
+
+        up = ("pulumi", "up", "--stack", STACK, "--yes", "--skip-preview", "--suppress-progress")
+        first_up = timed(lambda: run(*up, cwd=workdir))
+        no_change_up = timed(lambda: run(*up, cwd=workdir))
+        no_change_preview = timed(
+            lambda: run("pulumi", "preview", "--stack", STACK, "--suppress-progress", cwd=workdir)
+        )
+        objects = pulumi_objects(workdir, "bench-kubectl")
+        run("pulumi", "destroy", "--stack", STACK, "--yes", "--suppress-progress", cwd=workdir)
+
+        def kubectl_apply() -> None:
+            kubectl("apply", "--server-side", "-f", str(objects))
+            for unit in ("redis", "db", "vote", "worker", "result"):
+                kubectl(
+                    "rollout",
+                    "status",
+                    f"deployment/{unit}",
+                    "-n",
+                    "bench-kubectl",
+                    "--timeout=600s",
+                )
+
+        kubectl_seconds = timed(kubectl_apply)
+        kubectl("delete", "namespace", "bench-kubectl", "--wait=true")
+
+    print(f"pulumi up of dev, from empty until all Available: {first_up:.1f} s")
+    print(f"pulumi up, no change:                             {no_change_up:.1f} s")
+    print(f"pulumi preview, no change:                        {no_change_preview:.1f} s")
+    print(f"kubectl apply + rollout status, same objects:     {kubectl_seconds:.1f} s")
+    print(f"ratio pulumi up / kubectl:                        {first_up / kubectl_seconds:.1f}x")
+
+
+if __name__ == "__main__":
+    main()
