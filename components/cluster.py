@@ -40,12 +40,15 @@ class ClusterConfig:
     context: the kubeconfig context; default per type (see DEFAULT_CONTEXTS), required for cloud.
     kubeconfig: path of the kubeconfig file; default None reads $KUBECONFIG or ~/.kube/config.
     node_address: host used in NodePort URLs; default `localhost`.
+    render_yaml_to: default None. A directory: the provider writes every object's manifest there
+      instead of deploying it (no cluster is contacted). Used to scan and dry-run the manifests.
     """
 
     type: ClusterType
     context: str
     kubeconfig: str | None = None
     node_address: str = "localhost"
+    render_yaml_to: str | None = None
 
     @property
     def is_cloud(self) -> bool:
@@ -53,5 +56,7 @@ class ClusterConfig:
 
 
 def cluster_provider(name: str, cluster: ClusterConfig) -> k8s.Provider:
-    """The Kubernetes provider for `cluster`, pinned to its context."""
+    """The Kubernetes provider for `cluster`, pinned to its context (or rendering manifests)."""
+    if cluster.render_yaml_to is not None:
+        return k8s.Provider(name, render_yaml_to_directory=cluster.render_yaml_to)
     return k8s.Provider(name, context=cluster.context, kubeconfig=cluster.kubeconfig)

@@ -125,6 +125,9 @@ def _cluster(reader: ObjectReader) -> ClusterConfig:
         node_address=reader.text(
             "nodeAddress", "localhost", expected="a host name or IP address of a node"
         ),
+        render_yaml_to=reader.optional_text(
+            "renderYamlTo", expected="a directory to write manifests to"
+        ),
     )
 
 

@@ -16,19 +16,22 @@ def _http_url(host: str, port: int) -> str:
     return f"http://{host}" if port == 80 else f"http://{host}:{port}"
 
 
-def _ingress_host(entry: Any) -> str | None:
-    # Entries arrive as typed objects from the provider, or as plain dicts where the SDK could
-    # not translate the nested list.
-    def read(field: str) -> str | None:
-        value = entry.get(field) if isinstance(entry, dict) else getattr(entry, field, None)
-        return value if isinstance(value, str) and value else None
+def _read(value: Any, *names: str) -> Any:
+    """A field of a typed output object or of a plain dict (the SDK leaves some nested values
+    untranslated): the first of `names` that is present and not empty, else None."""
+    for name in names:
+        found = value.get(name) if isinstance(value, dict) else getattr(value, name, None)
+        if found is not None and found != "":
+            return found
+    return None
 
-    return read("ip") or read("hostname")
 
-
-def _load_balancer_url(ingress: list[Any] | None, port: int) -> str:
-    host = _ingress_host(ingress[0]) if ingress else None
-    return _http_url(host, port) if host else PENDING
+def load_balancer_url(status: Any, port: int) -> str:
+    # No status at all when the provider only renders manifests, or before an address is given.
+    ingress = _read(status, "load_balancer", "loadBalancer")
+    entries = _read(ingress, "ingress") or []
+    host = _read(entries[0], "ip", "hostname") if entries else None
+    return _http_url(host, port) if isinstance(host, str) and host else PENDING
 
 
 def service_url(
@@ -40,8 +43,8 @@ def service_url(
     if exposure is ExposureType.NODE_PORT:
         return port.node_port.apply(lambda node_port: _http_url(node_address, node_port))
     if exposure is ExposureType.LOAD_BALANCER:
-        return pulumi.Output.all(service.status.load_balancer.ingress, port.port).apply(
-            lambda values: _load_balancer_url(values[0], values[1])
+        return pulumi.Output.all(service.status, port.port).apply(
+            lambda values: load_balancer_url(values[0], values[1])
         )
     return pulumi.Output.all(service.metadata.name, service.metadata.namespace, port.port).apply(
         lambda values: _http_url(f"{values[0]}.{values[1]}.svc.cluster.local", values[2])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import pulumi
 import pulumi_kubernetes as k8s
 
@@ -10,9 +12,23 @@ import pulumi_kubernetes as k8s
 OWNERSHIP_ANNOTATIONS = {"pulumi.com/patchForce": "true"}
 
 
+def scan_exception_annotations(exceptions: Mapping[str, str]) -> dict[str, str]:
+    """checkov's skip annotations: `checkov.io/skip<n>: <check id>=<reason>`."""
+    return {
+        f"checkov.io/skip{number}": f"{check}={reason}"
+        for number, (check, reason) in enumerate(sorted(exceptions.items()), start=1)
+    }
+
+
 def object_metadata(
-    name: str, namespace: pulumi.Input[str] | None, labels: dict[str, str]
+    name: str,
+    namespace: pulumi.Input[str] | None,
+    labels: dict[str, str],
+    annotations: Mapping[str, str] | None = None,
 ) -> k8s.meta.v1.ObjectMetaArgs:
     return k8s.meta.v1.ObjectMetaArgs(
-        name=name, namespace=namespace, labels=labels, annotations=OWNERSHIP_ANNOTATIONS
+        name=name,
+        namespace=namespace,
+        labels=labels,
+        annotations={**OWNERSHIP_ANNOTATIONS, **(annotations or {})},
     )

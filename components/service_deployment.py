@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 from components.labels import selector_labels, unit_labels
-from components.metadata import object_metadata
+from components.metadata import object_metadata, scan_exception_annotations
 from components.specs import (
     ClaimVolume,
     ContainerPort,
@@ -48,6 +49,10 @@ class ServiceDeploymentArgs:
     security: pod and container security context; default `SecurityProfile()`.
     exposure: the Service; default ClusterIP. Needs a port unless its type is `None`.
     service_name: the Service's name, which is the host name peers dial; default the unit name.
+    image_pull_policy: default `Always`, so a node never runs a cached image the registry would
+      no longer serve it.
+    scan_exceptions: checkov checks this unit cannot pass, each with the reason (check id ->
+      reason); written as `checkov.io/skip<n>` annotations on the Deployment. Default none.
     """
 
     namespace: pulumi.Input[str]
@@ -66,6 +71,8 @@ class ServiceDeploymentArgs:
     security: SecurityProfile = SecurityProfile()
     exposure: Exposure = Exposure()
     service_name: str | None = None
+    image_pull_policy: str = "Always"
+    scan_exceptions: Mapping[str, str] = field(default_factory=dict)
 
 
 def check_args(name: str, args: ServiceDeploymentArgs) -> None:
@@ -85,6 +92,8 @@ def check_args(name: str, args: ServiceDeploymentArgs) -> None:
         for probe in (args.readiness_probe, args.liveness_probe)
     ):
         problems.append("HTTP and TCP probes need a port; the unit has none")
+    if any(not reason.strip() for reason in args.scan_exceptions.values()):
+        problems.append("every scan exception needs a written reason")
     if problems:
         raise ValueError(f"ServiceDeployment {name!r}: " + "; ".join(problems))
 
@@ -124,7 +133,9 @@ class ServiceDeployment(pulumi.ComponentResource):
         ]
         self.deployment = k8s.apps.v1.Deployment(
             name,
-            metadata=object_metadata(name, args.namespace, self.labels),
+            metadata=object_metadata(
+                name, args.namespace, self.labels, scan_exception_annotations(args.scan_exceptions)
+            ),
             spec=k8s.apps.v1.DeploymentSpecArgs(
                 replicas=args.replicas,
                 selector=k8s.meta.v1.LabelSelectorArgs(match_labels=self.selector),
@@ -206,7 +217,7 @@ def _container(name: str, args: ServiceDeploymentArgs) -> k8s.core.v1.ContainerA
     return k8s.core.v1.ContainerArgs(
         name=name,
         image=args.image,
-        image_pull_policy="IfNotPresent",
+        image_pull_policy=args.image_pull_policy,
         ports=(
             [
                 k8s.core.v1.ContainerPortArgs(

@@ -274,3 +274,22 @@ def test_component_type_token_and_parenting() -> None:
     assert len(child_urns) == 2
     for urn in child_urns:
         assert "::voting:index:ServiceDeployment$kubernetes:" in urn
+
+
+def test_scan_exceptions_become_checkov_skip_annotations() -> None:
+    mocks, _ = build(web_args(scan_exceptions={"CKV_K8S_43": "pinned by tag", "CKV_K8S_8": "x"}))
+    annotations = deployment_of(mocks)["metadata"]["annotations"]
+    assert annotations["checkov.io/skip1"] == "CKV_K8S_43=pinned by tag"
+    assert annotations["checkov.io/skip2"] == "CKV_K8S_8=x"
+    assert annotations["pulumi.com/patchForce"] == "true"
+    assert container_of(mocks)["imagePullPolicy"] == "Always"
+
+
+def test_a_scan_exception_without_a_reason_is_refused() -> None:
+    mocks = VotingMocks()
+    with pytest.raises(ValueError, match="needs a written reason"):
+        run_with_mocks(
+            lambda: ServiceDeployment("web", web_args(scan_exceptions={"CKV_K8S_43": " "})),
+            mocks=mocks,
+        )
+    assert mocks.registered == []

@@ -322,3 +322,18 @@ def test_every_object_lets_up_restore_fields_changed_out_of_band(
         if resource.custom and resource.typ.startswith("kubernetes:"):
             annotations = unwrap(resource.inputs)["metadata"]["annotations"]
             assert annotations["pulumi.com/patchForce"] == "true", resource.name
+
+
+def test_every_scan_exception_names_a_check_and_a_reason(stack: tuple[str, ProgramRun]) -> None:
+    _, run = stack
+    for name, deployment in inputs(run, DEPLOYMENT).items():
+        skips = {
+            key: value
+            for key, value in deployment["metadata"]["annotations"].items()
+            if key.startswith("checkov.io/skip")
+        }
+        assert skips, name
+        for value in skips.values():
+            check, _, reason = value.partition("=")
+            assert check.startswith("CKV_K8S_"), (name, value)
+            assert len(reason) > 20, (name, value)

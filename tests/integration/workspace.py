@@ -60,9 +60,12 @@ def _copy_project(stack: str, destination: Path) -> None:
 
 
 @contextmanager
-def throwaway_stack(stack: str, workdir: Path) -> Iterator[StackUnderTest]:
+def throwaway_stack(
+    stack: str, workdir: Path, render_to: Path | None = None
+) -> Iterator[StackUnderTest]:
     """The stack file's own config, pointed at the local cluster, in a namespace of its own,
-    with a fresh random password (so any plaintext leak is detectable)."""
+    with a fresh random password (so any plaintext leak is detectable). With `render_to`, the
+    provider writes manifests there instead of deploying."""
     project = workdir / "project"
     backend = workdir / "state"
     project.mkdir()
@@ -73,7 +76,8 @@ def throwaway_stack(stack: str, workdir: Path) -> Iterator[StackUnderTest]:
         env_vars={
             "PULUMI_BACKEND_URL": f"file://{backend}",
             "PULUMI_CONFIG_PASSPHRASE": PASSPHRASES[stack],
-            "KUBECONFIG": str(KUBECONFIG),
+            # Rendering contacts no cluster, and the provider refuses a kubeconfig with it.
+            **({} if render_to else {"KUBECONFIG": str(KUBECONFIG)}),
         },
         pulumi_command=auto.PulumiCommand(skip_version_check=True),
     )
@@ -84,6 +88,8 @@ def throwaway_stack(stack: str, workdir: Path) -> Iterator[StackUnderTest]:
 
     def point_at_local_cluster(config: dict[str, Any]) -> None:
         config["voting-app:cluster"]["context"] = CONTEXT
+        if render_to is not None:
+            config["voting-app:cluster"]["renderYamlTo"] = str(render_to)
         config["voting-app:namespace"] = namespace
         for unit, port in TEST_NODE_PORTS.items():
             exposure = config[f"voting-app:{unit}"].get("exposure", {})
