@@ -88,6 +88,7 @@ def parse_stack_config(
             option_a=option_a,
             option_b=option_b,
             node_address=cluster.node_address,
+            cluster_type=cluster.type,
             vote=vote,
             result=result,
             worker=worker,

@@ -29,6 +29,7 @@ from components.traffic import DEFAULT_DENY, TRAFFIC_GRAPH, Endpoint, policy_spe
 from components.voting_app_args import DbStorage, StorageType, VotingAppArgs, WebUnitArgs
 
 PART_OF = "voting-app"
+CLUSTER_TYPE_LABEL = "voting-app/cluster-type"
 DB_SECRET_NAME = "db-credentials"
 # The stock worker and result images hard-code this login; only the password is configurable,
 # and even that must stay `postgres` unless those images are rebuilt.
@@ -178,6 +179,7 @@ class VotingApp(pulumi.ComponentResource):
         # record what `restricted` would refuse.
         labels["pod-security.kubernetes.io/enforce"] = "baseline"
         labels["pod-security.kubernetes.io/audit"] = "restricted"
+        labels[CLUSTER_TYPE_LABEL] = self._args.cluster_type.value
         return k8s.core.v1.Namespace(
             "namespace",
             metadata=object_metadata(self._args.namespace, None, labels),

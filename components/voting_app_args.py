@@ -10,6 +10,7 @@ from enum import StrEnum
 
 import pulumi
 
+from components.cluster import ClusterType
 from components.specs import Exposure, ExposureType, Resources
 
 DEFAULT_IMAGES = {
@@ -89,6 +90,9 @@ class VotingAppArgs:
       with `postgres`.
     option_a / option_b: the two choices vote shows; default Cats / Dogs.
     node_address: host used in NodePort URLs; default `localhost`.
+    cluster_type: what kind of cluster the stack targets, recorded as the namespace label
+      `voting-app/cluster-type` (the policy pack allows LoadBalancers only on `cloud`);
+      default kwok.
     """
 
     namespace: str
@@ -96,6 +100,7 @@ class VotingAppArgs:
     option_a: str = "Cats"
     option_b: str = "Dogs"
     node_address: str = "localhost"
+    cluster_type: ClusterType = ClusterType.KWOK
     vote: WebUnitArgs = WebUnitArgs(image=DEFAULT_IMAGES["vote"])
     result: WebUnitArgs = WebUnitArgs(image=DEFAULT_IMAGES["result"])
     worker: WorkerArgs = WorkerArgs()

@@ -44,7 +44,7 @@ def deployed(
     require_cluster()
     workdir: Path = tmp_path_factory.mktemp(request.param)
     with throwaway_stack(request.param, workdir) as test:
-        yield Deployed(test, test.stack.up(suppress_progress=True))
+        yield Deployed(test, test.up())
 
 
 def _deployments(deployed: Deployed) -> dict[str, Any]:
@@ -130,7 +130,7 @@ def test_state_and_outputs_hold_no_plaintext_password(deployed: Deployed) -> Non
 
 
 def test_a_second_up_changes_nothing(deployed: Deployed) -> None:
-    result = deployed.test.stack.up(suppress_progress=True)
+    result = deployed.test.up()
     assert set(result.summary.resource_changes or {}) == {"same"}
 
 
@@ -142,7 +142,7 @@ def test_a_config_change_previews_exactly_that_change_and_rolls_out(deployed: De
     else:
         test.edit_config(lambda config: config["voting-app:vote"].update(replicas=4))
 
-    preview = test.stack.preview(diff=True, suppress_progress=True)
+    preview = test.preview()
     changes = {kind: count for kind, count in preview.change_summary.items() if kind != "same"}
     assert changes == {"update": 1}, preview.change_summary
     assert "kubernetes:apps/v1:Deployment" in preview.stdout
@@ -151,7 +151,7 @@ def test_a_config_change_previews_exactly_that_change_and_rolls_out(deployed: De
     else:
         assert "replicas" in preview.stdout
 
-    result = test.stack.up(suppress_progress=True)
+    result = test.up()
     assert {k: v for k, v in (result.summary.resource_changes or {}).items() if k != "same"} == {
         "update": 1
     }
@@ -196,7 +196,7 @@ def test_refresh_sees_drift_and_up_restores_the_declared_state(deployed: Deploye
     assert drift.get("update", 0) >= 1, drift
     assert drift.get("delete", 0) == 1, drift
 
-    result = stack.up(suppress_progress=True)
+    result = deployed.test.up()
     changes = result.summary.resource_changes or {}
     assert changes.get("create") == 1, changes
     assert changes.get("update", 0) >= 1, changes
@@ -216,3 +216,22 @@ def test_destroy_leaves_nothing_behind(deployed: Deployed) -> None:
         f"app.kubernetes.io/part-of=voting-app,app.kubernetes.io/instance={deployed.namespace}",
     )
     assert leftovers["items"] == []
+
+
+def test_the_policy_pack_stops_a_load_balancer_on_a_local_stack(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    require_cluster()
+    with throwaway_stack("dev", tmp_path_factory.mktemp("policy")) as test:
+        test.edit_config(
+            lambda config: config["voting-app:vote"].update(exposure={"type": "LoadBalancer"})
+        )
+        with pytest.raises(auto.CommandError) as failed:
+            test.preview()
+        output = str(failed.value)
+        assert "load-balancers-only-on-cloud" in output
+        assert (
+            "Service vote is a LoadBalancer, but the stack does not target a cloud cluster"
+            in output
+        )
+        assert test.stack.outputs() == {}

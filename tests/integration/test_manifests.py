@@ -48,7 +48,7 @@ def rendered(
     workdir = tmp_path_factory.mktemp(f"render-{request.param}")
     directory = workdir / "manifests"
     with throwaway_stack(request.param, workdir, render_to=directory) as test:
-        test.stack.up(suppress_progress=True)
+        test.up()
         _redact_secrets(directory)
         yield Rendered(request.param, directory, test.namespace, test.password)
 

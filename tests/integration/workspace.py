@@ -16,6 +16,8 @@ import yaml
 from tests.integration.cluster import CONTEXT, KUBECONFIG
 from tests.stack_files import ROOT
 
+# Every preview and up the tests make runs the project's policy pack, as tools/up does.
+POLICY_PACK = str(ROOT / "policy")
 PASSPHRASES = {"dev": "voting-app-dev", "prod": "voting-app-prod"}
 PROJECT_FILES = ("Pulumi.yaml", "__main__.py", "components")
 # A tools/up deployment of dev may hold the stack file's own node ports on the same cluster.
@@ -39,6 +41,12 @@ class StackUnderTest:
         document = yaml.safe_load(self.stack_file.read_text())
         edit(document["config"])
         self.stack_file.write_text(yaml.safe_dump(document, sort_keys=False))
+
+    def up(self) -> auto.UpResult:
+        return self.stack.up(policy_packs=[POLICY_PACK], suppress_progress=True)
+
+    def preview(self) -> auto.PreviewResult:
+        return self.stack.preview(policy_packs=[POLICY_PACK], diff=True, suppress_progress=True)
 
     def state_text(self) -> str:
         return "\n".join(

@@ -4,8 +4,9 @@
 // is not served by the Go module proxy these machines reach, so this small host of our own stands
 // in for it. It implements what `pulumi preview`, `up`, `refresh` and `destroy` need: it runs the
 // program through pulumi-language-python-exec (which ships in the sdk/v3 module and is installed
-// beside this binary) with the project's virtualenv. Everything else (templates, code generation,
-// `pulumi install`, dependency listings in `pulumi about`) answers Unimplemented.
+// beside this binary) with the project's virtualenv, and runs Python plugins such as policy
+// packs. Everything else (templates, code generation, `pulumi install`, dependency listings in
+// `pulumi about`) answers Unimplemented.
 package main
 
 import (
@@ -18,6 +19,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/util/rpcutil"
 	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
@@ -117,6 +119,66 @@ func (h *host) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pulumirpc.R
 		return &pulumirpc.RunResponse{Error: err.Error()}, nil
 	}
 	return &pulumirpc.RunResponse{}, nil
+}
+
+// RunPlugin runs a Python plugin, such as a policy pack: the directory's __main__.py in the
+// plugin's virtualenv, streaming its output back to the engine.
+func (h *host) RunPlugin(
+	req *pulumirpc.RunPluginRequest, server grpc.ServerStreamingServer[pulumirpc.RunPluginResponse],
+) error {
+	info := req.GetInfo()
+	if info == nil {
+		return errors.New("the engine sent no plugin info")
+	}
+	python, err := pythonExecutable(info)
+	if err != nil {
+		return err
+	}
+	entry := filepath.Join(info.GetProgramDirectory(), info.GetEntryPoint())
+	cmd := exec.CommandContext(server.Context(), python, append([]string{"-u", entry}, req.GetArgs()...)...)
+	cmd.Dir = info.GetProgramDirectory()
+	if req.GetPwd() != "" {
+		cmd.Dir = req.GetPwd()
+	}
+	environ := req.GetEnv()
+	if len(environ) == 0 {
+		environ = os.Environ()
+	}
+	cmd.Env = activate(environ, python)
+
+	var sending sync.Mutex
+	send := func(response *pulumirpc.RunPluginResponse) error {
+		sending.Lock()
+		defer sending.Unlock()
+		return server.Send(response)
+	}
+	stdout := streamTo(func(chunk []byte) error {
+		return send(&pulumirpc.RunPluginResponse{Output: &pulumirpc.RunPluginResponse_Stdout{Stdout: chunk}})
+	})
+	stderr := streamTo(func(chunk []byte) error {
+		return send(&pulumirpc.RunPluginResponse{Output: &pulumirpc.RunPluginResponse_Stderr{Stderr: chunk}})
+	})
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+
+	exitCode := int32(0)
+	if err := cmd.Run(); err != nil {
+		var exit *exec.ExitError
+		if !errors.As(err, &exit) {
+			return err
+		}
+		exitCode = int32(exit.ExitCode())
+	}
+	return send(&pulumirpc.RunPluginResponse{Output: &pulumirpc.RunPluginResponse_Exitcode{Exitcode: exitCode}})
+}
+
+// streamTo is an io.Writer that hands each write, copied, to `send`.
+type streamTo func(chunk []byte) error
+
+func (s streamTo) Write(chunk []byte) (int, error) {
+	if err := s(append([]byte(nil), chunk...)); err != nil {
+		return 0, err
+	}
+	return len(chunk), nil
 }
 
 // pythonExecutable is the project's virtualenv interpreter (runtime option `virtualenv`),

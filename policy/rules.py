@@ -1,0 +1,166 @@
+"""The rules of the policy pack as plain functions over Kubernetes object properties.
+
+Each returns the violation messages for what it is given (empty when compliant), so the rules are
+tested without an engine and served by __main__.py without logic of their own.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+from components.config_reader import is_pinned_image
+from components.voting_app import CLUSTER_TYPE_LABEL
+
+WEB_ROLE = "web"
+SECRET_LIKE_NAME = re.compile(
+    r"PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|CREDENTIAL", re.I
+)
+# Objects that live outside any namespace; every other kind must name a namespace of its own.
+CLUSTER_SCOPED_KINDS = {
+    "Namespace",
+    "Node",
+    "PersistentVolume",
+    "StorageClass",
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "CustomResourceDefinition",
+    "PriorityClass",
+    "ValidatingWebhookConfiguration",
+    "MutatingWebhookConfiguration",
+}
+WORKLOAD_TEMPLATE_PATHS = {
+    "kubernetes:apps/v1:Deployment": ("spec", "template", "spec"),
+    "kubernetes:apps/v1:StatefulSet": ("spec", "template", "spec"),
+    "kubernetes:apps/v1:DaemonSet": ("spec", "template", "spec"),
+    "kubernetes:apps/v1:ReplicaSet": ("spec", "template", "spec"),
+    "kubernetes:batch/v1:Job": ("spec", "template", "spec"),
+    "kubernetes:batch/v1:CronJob": ("spec", "jobTemplate", "spec", "template", "spec"),
+    "kubernetes:core/v1:Pod": ("spec",),
+}
+
+Resource = tuple[str, Mapping[str, Any]]
+
+
+def _dig(value: Any, *path: str) -> Any:
+    for key in path:
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(key)
+    return value
+
+
+def containers(resource_type: str, props: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
+    """Every container (init containers included) of a workload; nothing for other kinds."""
+    path = WORKLOAD_TEMPLATE_PATHS.get(resource_type)
+    pod = _dig(props, *path) if path else None
+    if not isinstance(pod, Mapping):
+        return
+    for field in ("initContainers", "containers"):
+        yield from pod.get(field) or []
+
+
+def _name(container: Mapping[str, Any]) -> str:
+    return str(container.get("name", "?"))
+
+
+def pinned_images(resource_type: str, props: Mapping[str, Any]) -> list[str]:
+    return [
+        f"container {_name(c)}: image {c.get('image')!r} is not pinned to a tag or digest "
+        "(untagged and :latest are refused)"
+        for c in containers(resource_type, props)
+        if not is_pinned_image(str(c.get("image") or ""))
+    ]
+
+
+def requests_and_limits(resource_type: str, props: Mapping[str, Any]) -> list[str]:
+    messages = []
+    for container in containers(resource_type, props):
+        for kind in ("requests", "limits"):
+            given = _dig(container, "resources", kind) or {}
+            missing = [r for r in ("cpu", "memory") if not given.get(r)]
+            if missing:
+                messages.append(f"container {_name(container)}: no {kind} for {', '.join(missing)}")
+    return messages
+
+
+def readiness_probes(resource_type: str, props: Mapping[str, Any]) -> list[str]:
+    return [
+        f"container {_name(c)} serves a port but has no readinessProbe"
+        for c in containers(resource_type, props)
+        if c.get("ports") and not c.get("readinessProbe")
+    ]
+
+
+def no_literal_secrets(resource_type: str, props: Mapping[str, Any]) -> list[str]:
+    return [
+        f"container {_name(c)}: env {e.get('name')} looks like a secret but is a literal value; "
+        "use valueFrom.secretKeyRef"
+        for c in containers(resource_type, props)
+        for e in c.get("env") or []
+        if "value" in e and SECRET_LIKE_NAME.search(str(e.get("name", "")))
+    ]
+
+
+def not_in_default_namespace(resource_type: str, props: Mapping[str, Any]) -> list[str]:
+    kind = resource_type.rsplit(":", 1)[-1]
+    if not resource_type.startswith("kubernetes:") or kind in CLUSTER_SCOPED_KINDS:
+        return []
+    namespace = _dig(props, "metadata", "namespace")
+    if namespace in (None, "", "default"):
+        return [f"{kind} {_dig(props, 'metadata', 'name')} would land in the default namespace"]
+    return []
+
+
+def no_privilege_escalation(resource_type: str, props: Mapping[str, Any]) -> list[str]:
+    return [
+        f"container {_name(c)} must set securityContext.allowPrivilegeEscalation: false"
+        for c in containers(resource_type, props)
+        if _dig(c, "securityContext", "allowPrivilegeEscalation") is not False
+    ]
+
+
+def fixed_node_ports(resource_type: str, props: Mapping[str, Any]) -> list[str]:
+    if resource_type != "kubernetes:core/v1:Service":
+        return []
+    return [
+        f"Service {_dig(props, 'metadata', 'name')} fixes nodePort {int(port['nodePort'])}: "
+        "it must be free on every node of the cluster"
+        for port in _dig(props, "spec", "ports") or []
+        if port.get("nodePort")
+    ]
+
+
+def cluster_types(resources: Sequence[Resource]) -> set[str]:
+    """The cluster types that the stack's Namespaces declare (VotingApp labels its namespace)."""
+    return {
+        str(_dig(props, "metadata", "labels", CLUSTER_TYPE_LABEL))
+        for resource_type, props in resources
+        if resource_type == "kubernetes:core/v1:Namespace"
+    }
+
+
+def load_balancers_only_on_cloud(resources: Sequence[Resource]) -> list[str]:
+    if cluster_types(resources) == {"cloud"}:
+        return []
+    return [
+        f"Service {_dig(props, 'metadata', 'name')} is a LoadBalancer, but the stack does not "
+        "target a cloud cluster (set cluster.type: cloud, or expose it as NodePort)"
+        for resource_type, props in resources
+        if resource_type == "kubernetes:core/v1:Service"
+        and _dig(props, "spec", "type") == "LoadBalancer"
+    ]
+
+
+def web_tier_redundant_on_cloud(resources: Sequence[Resource]) -> list[str]:
+    if "cloud" not in cluster_types(resources):
+        return []
+    return [
+        f"web Deployment {_dig(props, 'metadata', 'name')} runs a single replica on a cloud stack"
+        for resource_type, props in resources
+        if resource_type == "kubernetes:apps/v1:Deployment"
+        and _dig(props, "spec", "template", "metadata", "labels", "app.kubernetes.io/component")
+        == WEB_ROLE
+        and (_dig(props, "spec", "replicas") or 1) < 2
+    ]

@@ -1,0 +1,152 @@
+"""The policy pack's rules: the shipped stacks pass, and each rule catches what it is for."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import pytest
+
+from policy import rules
+from tests.mocks import unwrap
+from tests.program import run_main
+
+MANDATORY_RESOURCE_RULES: list[Callable[[str, Mapping[str, Any]], list[str]]] = [
+    rules.pinned_images,
+    rules.requests_and_limits,
+    rules.readiness_probes,
+    rules.no_literal_secrets,
+    rules.not_in_default_namespace,
+    rules.no_privilege_escalation,
+]
+DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+
+
+@functools.cache
+def stack_resources(stack: str) -> list[rules.Resource]:
+    run = run_main(stack)
+    return [
+        (r.typ, unwrap(r.inputs)) for r in run.mocks.registered if r.typ.startswith("kubernetes:")
+    ]
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_the_shipped_stacks_pass_every_mandatory_rule(stack: str) -> None:
+    resources = stack_resources(stack)
+    for rule in MANDATORY_RESOURCE_RULES:
+        for resource_type, props in resources:
+            assert rule(resource_type, props) == [], (rule.__name__, props["metadata"])
+    assert rules.load_balancers_only_on_cloud(resources) == []
+
+
+def test_advisories_on_the_shipped_stacks() -> None:
+    dev, prod = stack_resources("dev"), stack_resources("prod")
+    dev_fixed = [m for t, p in dev for m in rules.fixed_node_ports(t, p)]
+    assert len(dev_fixed) == 2
+    assert all("nodePort 3000" in message for message in dev_fixed)
+    assert [m for t, p in prod for m in rules.fixed_node_ports(t, p)] == []
+    assert rules.web_tier_redundant_on_cloud(prod) == []
+    assert rules.web_tier_redundant_on_cloud(dev) == []
+
+
+def deployment(**container: Any) -> dict[str, Any]:
+    base = {
+        "name": "app",
+        "image": "example/app:1.0",
+        "ports": [{"containerPort": 80}],
+        "readinessProbe": {"httpGet": {"path": "/", "port": 80}},
+        "resources": {
+            "requests": {"cpu": "10m", "memory": "16Mi"},
+            "limits": {"cpu": "50m", "memory": "32Mi"},
+        },
+        "securityContext": {"allowPrivilegeEscalation": False},
+    }
+    return {
+        "metadata": {"name": "app", "namespace": "team"},
+        "spec": {
+            "replicas": 1,
+            "template": {
+                "metadata": {"labels": {"app.kubernetes.io/component": "web"}},
+                "spec": {"containers": [base | container]},
+            },
+        },
+    }
+
+
+def test_a_compliant_deployment_passes_every_rule() -> None:
+    for rule in MANDATORY_RESOURCE_RULES:
+        assert rule(DEPLOYMENT, deployment()) == [], rule.__name__
+
+
+@pytest.mark.parametrize(
+    ("rule", "props", "expected"),
+    [
+        (rules.pinned_images, deployment(image="nginx"), "not pinned"),
+        (rules.pinned_images, deployment(image="nginx:latest"), "not pinned"),
+        (rules.requests_and_limits, deployment(resources={"limits": {"cpu": "1"}}), "no requests"),
+        (rules.requests_and_limits, deployment(resources={"requests": {"cpu": "1"}}), "memory"),
+        (rules.readiness_probes, deployment(readinessProbe=None), "no readinessProbe"),
+        (
+            rules.no_literal_secrets,
+            deployment(env=[{"name": "DB_PASSWORD", "value": "x"}]),
+            "literal",
+        ),
+        (rules.no_literal_secrets, deployment(env=[{"name": "API_KEY", "value": "x"}]), "literal"),
+        (rules.no_privilege_escalation, deployment(securityContext={}), "allowPrivilegeEscalation"),
+        (
+            rules.not_in_default_namespace,
+            {**deployment(), "metadata": {"name": "app", "namespace": "default"}},
+            "default namespace",
+        ),
+        (rules.not_in_default_namespace, {**deployment(), "metadata": {"name": "app"}}, "default"),
+    ],
+)
+def test_each_rule_reports_its_violation(
+    rule: Callable[[str, Mapping[str, Any]], list[str]], props: dict[str, Any], expected: str
+) -> None:
+    messages = rule(DEPLOYMENT, props)
+    assert messages
+    assert any(expected in message for message in messages), messages
+
+
+def test_env_from_secret_key_ref_is_not_a_literal_secret() -> None:
+    ref = {"name": "DB_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}}
+    assert rules.no_literal_secrets(DEPLOYMENT, deployment(env=[ref])) == []
+
+
+def test_cluster_scoped_objects_need_no_namespace() -> None:
+    namespace = {"metadata": {"name": "team"}}
+    assert rules.not_in_default_namespace("kubernetes:core/v1:Namespace", namespace) == []
+
+
+def service(service_type: str, node_port: int | None = None) -> rules.Resource:
+    port: dict[str, Any] = {"port": 80} | ({"nodePort": node_port} if node_port else {})
+    return (
+        "kubernetes:core/v1:Service",
+        {"metadata": {"name": "web"}, "spec": {"type": service_type, "ports": [port]}},
+    )
+
+
+def namespace(cluster_type: str) -> rules.Resource:
+    labels = {rules.CLUSTER_TYPE_LABEL: cluster_type}
+    return ("kubernetes:core/v1:Namespace", {"metadata": {"name": "team", "labels": labels}})
+
+
+@pytest.mark.parametrize(("cluster_type", "violations"), [("kwok", 1), ("kind", 1), ("cloud", 0)])
+def test_load_balancers_only_on_cloud_stacks(cluster_type: str, violations: int) -> None:
+    resources = [namespace(cluster_type), service("LoadBalancer"), service("ClusterIP")]
+    messages = rules.load_balancers_only_on_cloud(resources)
+    assert len(messages) == violations
+    assert all("not target a cloud cluster" in message for message in messages)
+
+
+def test_single_replica_web_tier_is_flagged_on_cloud_only() -> None:
+    web = (DEPLOYMENT, deployment())
+    assert len(rules.web_tier_redundant_on_cloud([namespace("cloud"), web])) == 1
+    assert rules.web_tier_redundant_on_cloud([namespace("kwok"), web]) == []
+
+
+def test_fixed_node_ports_are_flagged() -> None:
+    assert len(rules.fixed_node_ports(*service("NodePort", 30004))) == 1
+    assert rules.fixed_node_ports(*service("NodePort")) == []
