@@ -1,0 +1,59 @@
+"""tools/pr-preview on a sample change: the diff names that change and nothing else."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.integration.cluster import get_json, require_cluster
+from tests.stack_files import ROOT
+
+pytestmark = pytest.mark.integration
+
+
+def test_a_changed_option_previews_as_exactly_that_change(tmp_path: Path) -> None:
+    require_cluster()
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "--quiet", str(ROOT), str(clone)], check=True)
+    stack_file = clone / "Pulumi.dev.yaml"
+    stack_file.write_text(
+        stack_file.read_text().replace("voting-app:optionA: Cats", "voting-app:optionA: Tacos")
+    )
+    comment = tmp_path / "comment.md"
+
+    result = subprocess.run(
+        [
+            str(ROOT / ".venv" / "bin" / "python"),
+            str(ROOT / "tools" / "pr_preview.py"),
+            "--repo",
+            str(clone),
+            "--base",
+            "HEAD",
+            "--markdown",
+            str(comment),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env=os.environ,
+    )
+    assert result.returncode == 0, result.stderr
+    output = result.stdout
+    assert '~ value: "Cats" => "Tacos"' in output
+    assert "~ 1 to update" in output
+    assert output.count("(update)") == 1
+    assert "kubernetes:apps/v1:Deployment: (update)" in output
+    text = comment.read_text()
+    assert text.startswith("<!-- voting-app-pr-preview -->")
+    assert "**1 to update**" in text
+    assert '"Cats" => "Tacos"' in text
+    leftovers = [
+        ns["metadata"]["name"]
+        for ns in get_json("namespaces")["items"]
+        if ns["metadata"]["name"].startswith("pr-preview-")
+        and ns["status"].get("phase") != "Terminating"
+    ]
+    assert leftovers == []

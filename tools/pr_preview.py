@@ -1,0 +1,151 @@
+"""Pull-request preview: what the working tree would change against the base ref, deployed for real.
+
+Run through tools/pr-preview, which sets up the offline environment first. It deploys the base
+ref's program (its dev stack config) to a throwaway stack on the local cluster, previews the
+working tree against it with `pulumi preview --diff` (policy pack included), prints the diff,
+writes it as Markdown for a PR comment, and destroys what it made. No cloud account or secret is
+needed: the dev stack's passphrase is public (README).
+"""
+
+from __future__ import annotations
+
+import argparse
+import secrets
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from io import BytesIO
+from pathlib import Path
+from typing import Any
+
+import pulumi.automation as auto
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+STACK = "dev"
+PASSPHRASE = "voting-app-dev"
+PROGRAM = ("Pulumi.yaml", f"Pulumi.{STACK}.yaml", "__main__.py", "components", "policy")
+MARKER = "<!-- voting-app-pr-preview -->"
+
+
+def export_ref(repo: Path, ref: str, destination: Path) -> None:
+    """The program files of `ref`, as committed."""
+    archive = subprocess.run(
+        ["git", "-C", str(repo), "archive", "--format=tar", ref, *PROGRAM],
+        check=True,
+        capture_output=True,
+    ).stdout
+    with tarfile.open(fileobj=BytesIO(archive)) as tar:
+        tar.extractall(destination, filter="data")
+
+
+def copy_working_tree(repo: Path, destination: Path) -> None:
+    """The program files as they are in the working tree, committed or not."""
+    for name in PROGRAM:
+        source = repo / name
+        if source.is_dir():
+            shutil.copytree(
+                source, destination / name, ignore=shutil.ignore_patterns("__pycache__")
+            )
+        elif source.exists():
+            shutil.copy2(source, destination / name)
+
+
+def isolate(project: Path, namespace: str, kubeconfig_context: str) -> None:
+    """Point the copy's dev config at the local cluster, in a namespace of its own, with node
+    ports allocated (a tools/up deployment may hold the fixed ones). Base and head get the same
+    edits, so they cancel out of the diff."""
+    stack_file = project / f"Pulumi.{STACK}.yaml"
+    document = yaml.safe_load(stack_file.read_text())
+    config: dict[str, Any] = document["config"]
+    config["voting-app:cluster"] = {**config["voting-app:cluster"], "context": kubeconfig_context}
+    config["voting-app:namespace"] = namespace
+    for unit in ("vote", "result"):
+        config.get(f"voting-app:{unit}", {}).get("exposure", {}).pop("nodePort", None)
+    stack_file.write_text(yaml.safe_dump(document, sort_keys=False))
+    (project / ".venv").symlink_to(ROOT / ".venv")
+
+
+def workspace(project: Path, backend: Path, kubeconfig: Path) -> auto.Stack:
+    options = auto.LocalWorkspaceOptions(
+        work_dir=str(project),
+        env_vars={
+            "PULUMI_BACKEND_URL": f"file://{backend}",
+            "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE,
+            "KUBECONFIG": str(kubeconfig),
+        },
+        pulumi_command=auto.PulumiCommand(skip_version_check=True),
+    )
+    return auto.create_or_select_stack(STACK, work_dir=str(project), opts=options)
+
+
+def markdown(base: str, preview: auto.PreviewResult, seconds: float) -> str:
+    changes = {kind: count for kind, count in preview.change_summary.items() if kind != "same"}
+    summary = ", ".join(f"{count} to {kind}" for kind, count in sorted(changes.items()))
+    return "\n".join(
+        [
+            MARKER,
+            f"### `pulumi preview --diff` of the dev stack against `{base}`",
+            "",
+            f"**{summary or 'no changes'}** "
+            f"({preview.change_summary.get('same', 0)} unchanged; {seconds:.0f} s on the local "
+            "cluster, base deployed for real)",
+            "",
+            "<details><summary>diff</summary>",
+            "",
+            "```diff",
+            preview.stdout.strip(),
+            "```",
+            "</details>",
+            "",
+        ]
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--base", default="main", help="the ref to compare with (default: main)")
+    parser.add_argument("--repo", type=Path, default=ROOT, help="the checkout to preview")
+    parser.add_argument("--markdown", type=Path, help="also write the comment to this file")
+    parser.add_argument("--kubeconfig", type=Path, default=ROOT / ".cluster" / "kubeconfig")
+    parser.add_argument("--context", default="kwok-voting-app")
+    args = parser.parse_args()
+
+    start = time.perf_counter()
+    namespace = f"pr-preview-{secrets.token_hex(3)}"
+    with tempfile.TemporaryDirectory(prefix="pr-preview-") as temp:
+        base_dir, head_dir, backend = Path(temp, "base"), Path(temp, "head"), Path(temp, "state")
+        for directory in (base_dir, head_dir, backend):
+            directory.mkdir()
+        export_ref(args.repo, args.base, base_dir)
+        copy_working_tree(args.repo, head_dir)
+        for project in (base_dir, head_dir):
+            isolate(project, namespace, args.context)
+
+        base = workspace(base_dir, backend, args.kubeconfig)
+        print(f"==> deploying {args.base} to a throwaway stack (namespace {namespace})", flush=True)
+        try:
+            base.up(suppress_progress=True)
+            head = workspace(head_dir, backend, args.kubeconfig)
+            print("==> previewing the working tree against it", flush=True)
+            preview = head.preview(
+                diff=True, suppress_progress=True, policy_packs=[str(head_dir / "policy")]
+            )
+        finally:
+            print("==> cleaning up", flush=True)
+            base.destroy(suppress_progress=True)
+
+    seconds = time.perf_counter() - start
+    print(preview.stdout)
+    if args.markdown:
+        args.markdown.write_text(markdown(args.base, preview, seconds))
+        print(f"==> wrote {args.markdown}")
+    print(f"pr preview wall time: {seconds:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
