@@ -17,6 +17,7 @@ tool_inputs() {
       cat "$ROOT"/tools/go/provider/go.{mod,sum} "$ROOT"/tools/provider_embeds.py ;;
     kubernetes) echo "$KUBERNETES_VERSION"; cat "$ROOT"/tools/go/kubernetes/go.{mod,sum} ;;
     kwok) echo "$KWOK_VERSION"; cat "$ROOT"/tools/go/kwok/go.{mod,sum} ;;
+    actionlint) echo "$ACTIONLINT_VERSION"; cat "$ROOT"/tools/go/actionlint/go.{mod,sum} ;;
     *) echo "tools/lib.sh: unknown tool '$1'" >&2; return 1 ;;
   esac
 }
@@ -33,7 +34,7 @@ tool_dir() {
 # version. Not the language host either: it is linked beside the CLI.
 tools_path() {
   local dirs=()
-  for tool in pulumi kubernetes kwok; do
+  for tool in pulumi kubernetes kwok actionlint; do
     dirs+=("$(tool_dir "$tool")/bin")
   done
   (IFS=:; echo "${dirs[*]}")

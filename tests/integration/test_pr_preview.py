@@ -26,8 +26,7 @@ def test_a_changed_option_previews_as_exactly_that_change(tmp_path: Path) -> Non
 
     result = subprocess.run(
         [
-            str(ROOT / ".venv" / "bin" / "python"),
-            str(ROOT / "tools" / "pr_preview.py"),
+            str(ROOT / "tools" / "pr-preview"),
             "--repo",
             str(clone),
             "--base",
