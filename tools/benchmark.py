@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import platform
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -22,7 +21,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+# Run as a script, this file has tools/ on sys.path.
+from project_copy import copy_program
+
 ROOT = Path(__file__).resolve().parent.parent
+
 KUBECONFIG = ROOT / ".cluster" / "kubeconfig"
 CONTEXT = "kwok-voting-app"
 STACK = "dev"
@@ -105,10 +108,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as temp:
         workdir = Path(temp)
-        for name in ("Pulumi.yaml", f"Pulumi.{STACK}.yaml", "__main__.py"):
-            shutil.copy2(ROOT / name, workdir / name)
-        shutil.copytree(ROOT / "components", workdir / "components")
-        (workdir / ".venv").symlink_to(ROOT / ".venv")
+        copy_program(ROOT, workdir, [STACK])
         env = {"PULUMI_BACKEND_URL": f"file://{workdir / 'state'}"}
         (workdir / "state").mkdir()
         os.environ.update(env)

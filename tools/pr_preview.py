@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import secrets
-import shutil
 import subprocess
 import sys
 import tarfile
@@ -24,10 +23,14 @@ from typing import Any
 import pulumi.automation as auto
 import yaml
 
+# Run as a script, this file has tools/ on sys.path.
+from project_copy import PROGRAM_FILES, copy_program, link_virtualenv
+
 ROOT = Path(__file__).resolve().parent.parent
+
 STACK = "dev"
 PASSPHRASE = "voting-app-dev"
-PROGRAM = ("Pulumi.yaml", f"Pulumi.{STACK}.yaml", "__main__.py", "components", "policy")
+PROGRAM = (*PROGRAM_FILES, f"Pulumi.{STACK}.yaml")
 MARKER = "<!-- voting-app-pr-preview -->"
 
 
@@ -42,18 +45,6 @@ def export_ref(repo: Path, ref: str, destination: Path) -> None:
         tar.extractall(destination, filter="data")
 
 
-def copy_working_tree(repo: Path, destination: Path) -> None:
-    """The program files as they are in the working tree, committed or not."""
-    for name in PROGRAM:
-        source = repo / name
-        if source.is_dir():
-            shutil.copytree(
-                source, destination / name, ignore=shutil.ignore_patterns("__pycache__")
-            )
-        elif source.exists():
-            shutil.copy2(source, destination / name)
-
-
 def isolate(project: Path, namespace: str, kubeconfig_context: str) -> None:
     """Point the copy's dev config at the local cluster, in a namespace of its own, with node
     ports allocated (a tools/up deployment may hold the fixed ones). Base and head get the same
@@ -66,7 +57,6 @@ def isolate(project: Path, namespace: str, kubeconfig_context: str) -> None:
     for unit in ("vote", "result"):
         config.get(f"voting-app:{unit}", {}).get("exposure", {}).pop("nodePort", None)
     stack_file.write_text(yaml.safe_dump(document, sort_keys=False))
-    (project / ".venv").symlink_to(ROOT / ".venv")
 
 
 def workspace(project: Path, backend: Path, kubeconfig: Path) -> auto.Stack:
@@ -121,7 +111,8 @@ def main() -> int:
         for directory in (base_dir, head_dir, backend):
             directory.mkdir()
         export_ref(args.repo, args.base, base_dir)
-        copy_working_tree(args.repo, head_dir)
+        link_virtualenv(base_dir)
+        copy_program(args.repo, head_dir, [STACK])
         for project in (base_dir, head_dir):
             isolate(project, namespace, args.context)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import secrets
-import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -15,11 +14,11 @@ import yaml
 
 from tests.integration.cluster import CONTEXT, KUBECONFIG
 from tests.stack_files import ROOT
+from tools.project_copy import copy_program
 
 # Every preview and up the tests make runs the project's policy pack, as tools/up does.
 POLICY_PACK = str(ROOT / "policy")
 PASSPHRASES = {"dev": "voting-app-dev", "prod": "voting-app-prod"}
-PROJECT_FILES = ("Pulumi.yaml", "__main__.py", "components")
 # A tools/up deployment of dev may hold the stack file's own node ports on the same cluster.
 TEST_NODE_PORTS = {"vote": 30104, "result": 30105}
 
@@ -54,19 +53,6 @@ class StackUnderTest:
         )
 
 
-def _copy_project(stack: str, destination: Path) -> None:
-    for name in PROJECT_FILES:
-        source = ROOT / name
-        if source.is_dir():
-            shutil.copytree(
-                source, destination / name, ignore=shutil.ignore_patterns("__pycache__")
-            )
-        else:
-            shutil.copy2(source, destination / name)
-    shutil.copy2(ROOT / f"Pulumi.{stack}.yaml", destination / f"Pulumi.{stack}.yaml")
-    (destination / ".venv").symlink_to(ROOT / ".venv")
-
-
 @contextmanager
 def throwaway_stack(
     stack: str, workdir: Path, render_to: Path | None = None
@@ -78,7 +64,7 @@ def throwaway_stack(
     backend = workdir / "state"
     project.mkdir()
     backend.mkdir()
-    _copy_project(stack, project)
+    copy_program(ROOT, project, [stack])
     options = auto.LocalWorkspaceOptions(
         work_dir=str(project),
         env_vars={
