@@ -3,7 +3,8 @@
 Run through tools/benchmark, which sets up the offline environment first. Measures:
   - the toolchain build: cold figures recorded when each tool was built, and a warm run now;
   - `pulumi up` of dev from empty until every Deployment is Available;
-  - a no-change `pulumi up` and a no-change `pulumi preview`;
+  - a no-change `pulumi up` and a no-change `pulumi preview`
+    (each with the policy pack, as every preview and up of the project's commands);
   - the same objects applied with `kubectl apply` plus `kubectl rollout status`, on the same
     cluster, and the Pulumi/kubectl ratio.
 """
@@ -119,11 +120,24 @@ def main() -> None:
             # The stack's own node ports may be taken by a tools/up deployment of dev.
             run(*config, "rm", "--path", f"voting-app:{unit}.exposure.nodePort", cwd=workdir)
 
-        up = ("pulumi", "up", "--stack", STACK, "--yes", "--skip-preview", "--suppress-progress")
+        # As every preview and up the project's commands make, with the policy pack.
+        policy = ("--policy-pack", str(workdir / "policy"))
+        up = (
+            "pulumi",
+            "up",
+            "--stack",
+            STACK,
+            "--yes",
+            "--skip-preview",
+            "--suppress-progress",
+            *policy,
+        )
         first_up = timed(lambda: run(*up, cwd=workdir))
         no_change_up = timed(lambda: run(*up, cwd=workdir))
         no_change_preview = timed(
-            lambda: run("pulumi", "preview", "--stack", STACK, "--suppress-progress", cwd=workdir)
+            lambda: run(
+                "pulumi", "preview", "--stack", STACK, "--suppress-progress", *policy, cwd=workdir
+            )
         )
         objects = pulumi_objects(workdir, "bench-kubectl")
         run("pulumi", "destroy", "--stack", STACK, "--yes", "--suppress-progress", cwd=workdir)
