@@ -76,7 +76,7 @@ def parse_stack_config(
     redis = read_object(top, "redis", _redis)
     db = read_object(top, "db", _db)
     top.reject_unknown()
-    _check_node_ports_unique(top, {"vote": vote, "result": result}, issues)
+    _check_node_ports_unique(top, {"vote": vote, "result": result})
 
     issues.raise_if_any()
     return StackConfig(
@@ -257,9 +257,7 @@ def _db(reader: ObjectReader) -> DbArgs:
     )
 
 
-def _check_node_ports_unique(
-    top: ObjectReader, units: Mapping[str, WebUnitArgs], issues: Issues
-) -> None:
+def _check_node_ports_unique(top: ObjectReader, units: Mapping[str, WebUnitArgs]) -> None:
     owners: dict[int, str] = {}
     for unit, args in units.items():
         port = args.exposure.node_port
@@ -267,7 +265,7 @@ def _check_node_ports_unique(
             continue
         key = f"{top.key(unit)}.exposure.nodePort"
         if port in owners:
-            issues.add(
+            top.issues.add(
                 key, f"{port} (number), already used by {owners[port]}", "a unique node port"
             )
         else:

@@ -54,11 +54,6 @@ class VotingMocks(pulumi.runtime.Mocks):
     def of_type(self, typ: str) -> list[MockResourceArgs]:
         return [r for r in self.registered if r.typ == typ]
 
-    def named(self, typ: str, name: str) -> MockResourceArgs:
-        matches = [r for r in self.of_type(typ) if r.name == name]
-        assert len(matches) == 1, f"expected one {typ} named {name}, found {len(matches)}"
-        return matches[0]
-
 
 def is_secret(value: object) -> bool:
     return isinstance(value, dict) and value.get(SECRET_SIG) is not None
