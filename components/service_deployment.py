@@ -49,8 +49,8 @@ class ServiceDeploymentArgs:
     security: pod and container security context; default `SecurityProfile()`.
     exposure: the Service; default ClusterIP. Needs a port unless its type is `None`.
     service_name: the Service's name, which is the host name peers dial; default the unit name.
-    image_pull_policy: default `Always`, so a node never runs a cached image the registry would
-      no longer serve it.
+    image_pull_policy: default `Always`: every pod start asks the registry, so a node never runs
+      a cached copy that the registry would no longer serve.
     scan_exceptions: checkov checks this unit cannot pass, each with the reason (check id ->
       reason); written as `checkov.io/skip<n>` annotations on the Deployment. Default none.
     """
