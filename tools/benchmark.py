@@ -23,12 +23,16 @@ from pathlib import Path
 from typing import Any
 
 # Run as a script, this file has tools/ on sys.path.
-from project_copy import copy_program
+from project_copy import (
+    LOCAL_CONTEXT,
+    LOCAL_KUBECONFIG,
+    copy_program,
+    edit_stack_config,
+    point_at_local_cluster,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
-KUBECONFIG = ROOT / ".cluster" / "kubeconfig"
-CONTEXT = "kwok-voting-app"
 STACK = "dev"
 TIMINGS = Path(os.environ["VOTING_APP_CACHE"]) / "logs" / "build-timings.tsv"
 
@@ -49,7 +53,7 @@ def timed(action: Callable[[], object]) -> float:
 
 
 def kubectl(*args: str) -> str:
-    return run("kubectl", "--kubeconfig", str(KUBECONFIG), "--context", CONTEXT, *args)
+    return run("kubectl", "--kubeconfig", str(LOCAL_KUBECONFIG), "--context", LOCAL_CONTEXT, *args)
 
 
 def cold_build_figures() -> list[tuple[str, str, str]]:
@@ -110,15 +114,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as temp:
         workdir = Path(temp)
         copy_program(ROOT, workdir, [STACK])
-        env = {"PULUMI_BACKEND_URL": f"file://{workdir / 'state'}"}
+        edit_stack_config(
+            workdir, STACK, lambda config: point_at_local_cluster(config, "bench-pulumi")
+        )
         (workdir / "state").mkdir()
-        os.environ.update(env)
+        os.environ["PULUMI_BACKEND_URL"] = f"file://{workdir / 'state'}"
         run("pulumi", "stack", "init", STACK, "--non-interactive", cwd=workdir)
-        config = ("pulumi", "config", "--stack", STACK)
-        run(*config, "set", "voting-app:namespace", "bench-pulumi", cwd=workdir)
-        for unit in ("vote", "result"):
-            # The stack's own node ports may be taken by a tools/up deployment of dev.
-            run(*config, "rm", "--path", f"voting-app:{unit}.exposure.nodePort", cwd=workdir)
 
         # As every preview and up the project's commands make, with the policy pack.
         policy = ("--policy-pack", str(workdir / "policy"))

@@ -18,13 +18,19 @@ import tempfile
 import time
 from io import BytesIO
 from pathlib import Path
-from typing import Any
 
 import pulumi.automation as auto
-import yaml
 
 # Run as a script, this file has tools/ on sys.path.
-from project_copy import PROGRAM_FILES, copy_program, link_virtualenv
+from project_copy import (
+    LOCAL_CONTEXT,
+    LOCAL_KUBECONFIG,
+    PROGRAM_FILES,
+    copy_program,
+    edit_stack_config,
+    link_virtualenv,
+    point_at_local_cluster,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -43,20 +49,6 @@ def export_ref(repo: Path, ref: str, destination: Path) -> None:
     ).stdout
     with tarfile.open(fileobj=BytesIO(archive)) as tar:
         tar.extractall(destination, filter="data")
-
-
-def isolate(project: Path, namespace: str, kubeconfig_context: str) -> None:
-    """Point the copy's dev config at the local cluster, in a namespace of its own, with node
-    ports allocated (a tools/up deployment may hold the fixed ones). Base and head get the same
-    edits, so they cancel out of the diff."""
-    stack_file = project / f"Pulumi.{STACK}.yaml"
-    document = yaml.safe_load(stack_file.read_text())
-    config: dict[str, Any] = document["config"]
-    config["voting-app:cluster"] = {**config["voting-app:cluster"], "context": kubeconfig_context}
-    config["voting-app:namespace"] = namespace
-    for unit in ("vote", "result"):
-        config.get(f"voting-app:{unit}", {}).get("exposure", {}).pop("nodePort", None)
-    stack_file.write_text(yaml.safe_dump(document, sort_keys=False))
 
 
 def workspace(project: Path, backend: Path, kubeconfig: Path) -> auto.Stack:
@@ -100,8 +92,8 @@ def main() -> int:
     parser.add_argument("--base", default="main", help="the ref to compare with (default: main)")
     parser.add_argument("--repo", type=Path, default=ROOT, help="the checkout to preview")
     parser.add_argument("--markdown", type=Path, help="also write the comment to this file")
-    parser.add_argument("--kubeconfig", type=Path, default=ROOT / ".cluster" / "kubeconfig")
-    parser.add_argument("--context", default="kwok-voting-app")
+    parser.add_argument("--kubeconfig", type=Path, default=LOCAL_KUBECONFIG)
+    parser.add_argument("--context", default=LOCAL_CONTEXT)
     args = parser.parse_args()
 
     start = time.perf_counter()
@@ -114,7 +106,12 @@ def main() -> int:
         link_virtualenv(base_dir)
         copy_program(args.repo, head_dir, [STACK])
         for project in (base_dir, head_dir):
-            isolate(project, namespace, args.context)
+            # The same edits on both sides cancel out of the diff.
+            edit_stack_config(
+                project,
+                STACK,
+                lambda config: point_at_local_cluster(config, namespace, None, args.context),
+            )
 
         base = workspace(base_dir, backend, args.kubeconfig)
         print(f"==> deploying {args.base} to a throwaway stack (namespace {namespace})", flush=True)

@@ -8,10 +8,10 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from tests.stack_files import ROOT
+from tools.project_copy import LOCAL_CONTEXT, LOCAL_KUBECONFIG
 
-KUBECONFIG = Path(os.environ.get("VOTING_APP_KUBECONFIG", ROOT / ".cluster" / "kubeconfig"))
-CONTEXT = "kwok-voting-app"
+KUBECONFIG = Path(os.environ.get("VOTING_APP_KUBECONFIG", LOCAL_KUBECONFIG))
+CONTEXT = LOCAL_CONTEXT
 
 
 def kubectl(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:

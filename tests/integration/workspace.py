@@ -7,14 +7,17 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pulumi.automation as auto
-import yaml
 
 from tests.integration.cluster import CONTEXT, KUBECONFIG
 from tests.stack_files import ROOT
-from tools.project_copy import copy_program
+from tools.project_copy import (
+    StackConfig,
+    copy_program,
+    edit_stack_config,
+    point_at_local_cluster,
+)
 
 # Every preview and up the tests make runs the project's policy pack, as tools/up does.
 POLICY_PACK = str(ROOT / "policy")
@@ -31,15 +34,9 @@ class StackUnderTest:
     password: str
     backend: Path
 
-    @property
-    def stack_file(self) -> Path:
-        return Path(self.stack.workspace.work_dir) / f"Pulumi.{self.name}.yaml"
-
-    def edit_config(self, edit: Callable[[dict[str, Any]], None]) -> None:
+    def edit_config(self, edit: Callable[[StackConfig], None]) -> None:
         """Change the stack file's config in place, as a person editing it would."""
-        document = yaml.safe_load(self.stack_file.read_text())
-        edit(document["config"])
-        self.stack_file.write_text(yaml.safe_dump(document, sort_keys=False))
+        edit_stack_config(Path(self.stack.workspace.work_dir), self.name, edit)
 
     def up(self) -> auto.UpResult:
         return self.stack.up(policy_packs=[POLICY_PACK], suppress_progress=True)
@@ -80,17 +77,12 @@ def throwaway_stack(
     password = f"it-{secrets.token_urlsafe(12)}"
     test = StackUnderTest(stack, handle, namespace, password, backend)
 
-    def point_at_local_cluster(config: dict[str, Any]) -> None:
-        config["voting-app:cluster"]["context"] = CONTEXT
+    def for_this_test(config: StackConfig) -> None:
+        point_at_local_cluster(config, namespace, TEST_NODE_PORTS, CONTEXT)
         if render_to is not None:
             config["voting-app:cluster"]["renderYamlTo"] = str(render_to)
-        config["voting-app:namespace"] = namespace
-        for unit, port in TEST_NODE_PORTS.items():
-            exposure = config[f"voting-app:{unit}"].get("exposure", {})
-            if exposure.get("nodePort") is not None:
-                exposure["nodePort"] = port
 
-    test.edit_config(point_at_local_cluster)
+    test.edit_config(for_this_test)
     handle.set_config("voting-app:dbPassword", auto.ConfigValue(value=password, secret=True))
     try:
         yield test
