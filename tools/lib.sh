@@ -6,6 +6,8 @@ source "$ROOT/tools/versions.env"
 # Survives between sessions on the same machine; override with VOTING_APP_CACHE.
 VOTING_APP_CACHE=${VOTING_APP_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/voting-app}
 export VOTING_APP_CACHE
+# tools/cluster writes the local control plane's own kubeconfig here (tools/project_copy.py too).
+LOCAL_KUBECONFIG="$ROOT/.cluster/kubeconfig"
 
 # The inputs that decide each tool's build: its pins and the files it is built from.
 tool_inputs() {
