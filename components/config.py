@@ -18,11 +18,14 @@ from components.config_reader import (
     Issues,
     ObjectReader,
     cpu_millicores,
+    describe,
     is_pinned_image,
     mapping_without_prefix,
     memory_bytes,
     read_object,
 )
+from components.db_auth import DEFAULT_CLIENT_AUTH, ClientAuth
+from components.db_clients import client_auth_problems, db_client_images
 from components.specs import ComputeQuantities, Exposure, ExposureType, Resources
 from components.voting_app_args import (
     DEFAULT_IMAGES,
@@ -74,7 +77,7 @@ def parse_stack_config(
     result = read_object(top, "result", lambda unit: _web_unit(unit, "result"))
     worker = read_object(top, "worker", _worker)
     redis = read_object(top, "redis", _redis)
-    db = read_object(top, "db", _db)
+    db = read_object(top, "db", lambda unit: _db(unit, {"worker": worker, "result": result}))
     top.reject_unknown()
     _check_node_ports_unique(top, {"vote": vote, "result": result})
 
@@ -249,12 +252,34 @@ def _storage(reader: ObjectReader) -> DbStorage:
     return DbStorage(type=storage_type, size=size, storage_class=storage_class)
 
 
-def _db(reader: ObjectReader) -> DbArgs:
+def _db(reader: ObjectReader, peers: Mapping[str, WorkerArgs | WebUnitArgs]) -> DbArgs:
+    explicit = reader.has("clientAuth")
+    auth = reader.choice("clientAuth", DEFAULT_CLIENT_AUTH.value, [a.value for a in ClientAuth])
+    client_auth = ClientAuth(auth) if auth in ClientAuth._value2member_map_ else None
+    if client_auth is not None:
+        images = {unit: args.image for unit, args in peers.items()}
+        _check_db_clients(reader, client_auth, explicit, images)
     return DbArgs(
         image=_image(reader, "db"),
         resources=read_object(reader, "resources", _resources),
         storage=read_object(reader, "storage", _storage),
+        client_auth=client_auth or DEFAULT_CLIENT_AUTH,
     )
+
+
+def _check_db_clients(
+    db: ObjectReader, auth: ClientAuth, explicit: bool, images: Mapping[str, str]
+) -> None:
+    """db.clientAuth must be one that every known client image of the db can log in with."""
+    for problem in client_auth_problems(auth, db_client_images(images)):
+        given = describe(auth.value) + ("" if explicit else ", the default when unset")
+        db.issues.add(
+            db.key("clientAuth"),
+            given,
+            f"{problem.allowed()}, the only method {PROJECT}:{problem.unit}.image "
+            f"{problem.image} can log in with ({problem.client.why}); or an image whose "
+            f"Postgres client does {auth.value}",
+        )
 
 
 def _check_node_ports_unique(top: ObjectReader, units: Mapping[str, WebUnitArgs]) -> None:

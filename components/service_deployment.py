@@ -12,6 +12,7 @@ from components.labels import selector_labels, unit_labels
 from components.metadata import object_metadata, scan_exception_annotations
 from components.specs import (
     ClaimVolume,
+    ConfigMapVolume,
     ContainerPort,
     EmptyDirVolume,
     EnvSpec,
@@ -39,12 +40,18 @@ class ServiceDeploymentArgs:
     role: the `app.kubernetes.io/component` label, e.g. `frontend` (required).
     instance: the `app.kubernetes.io/instance` label, unique per deployed copy (required).
     part_of: the `app.kubernetes.io/part-of` label; default `voting-app`.
+    args: the container's args (the image's CMD), e.g. `("postgres", "-c", "x=y")`; default
+      none keeps the image's own.
     port: the port the container listens on; default None (the unit serves nothing).
     replicas: pod count; default 1.
     env: plain and Secret-backed environment; default empty.
     resources: requests and limits; default `Resources()` (50m/64Mi requested, 250m/128Mi limit).
     readiness_probe / liveness_probe: default None (no probe).
-    volumes: emptyDirs and claims to mount; default none.
+    startup_probe: default None. Holds back readiness and liveness until it first passes: for
+      images whose first start is slow (initdb), instead of a long liveness delay.
+    volumes: emptyDirs, claims and ConfigMap files to mount; default none. Pods that mount a
+      claim get `fsGroupChangePolicy: OnRootMismatch`: the volume is chowned to fs_group only
+      when its root does not match, not recursively on every start.
     update_strategy: default `RollingUpdate()` (surge 1, never below the desired count).
     security: pod and container security context; default `SecurityProfile()`.
     exposure: the Service; default ClusterIP. Needs a port unless its type is `None`.
@@ -60,12 +67,14 @@ class ServiceDeploymentArgs:
     role: str
     instance: str
     part_of: str = "voting-app"
+    args: tuple[str, ...] = ()
     port: ContainerPort | None = None
     replicas: int = 1
     env: EnvSpec = field(default_factory=EnvSpec)
     resources: Resources = Resources()
     readiness_probe: Probe | None = None
     liveness_probe: Probe | None = None
+    startup_probe: Probe | None = None
     volumes: tuple[Volume, ...] = ()
     update_strategy: UpdateStrategy = RollingUpdate()
     security: SecurityProfile = SecurityProfile()
@@ -89,7 +98,7 @@ def check_args(name: str, args: ServiceDeploymentArgs) -> None:
         )
     if args.port is None and any(
         probe is not None and not isinstance(probe.check, Exec)
-        for probe in (args.readiness_probe, args.liveness_probe)
+        for probe in (args.readiness_probe, args.liveness_probe, args.startup_probe)
     ):
         problems.append("HTTP and TCP probes need a port; the unit has none")
     if any(not reason.strip() for reason in args.scan_exceptions.values()):
@@ -206,6 +215,11 @@ def _pod_spec(name: str, args: ServiceDeploymentArgs) -> k8s.core.v1.PodSpecArgs
             run_as_user=security.run_as_user,
             run_as_group=security.run_as_group,
             fs_group=security.fs_group,
+            fs_group_change_policy=(
+                "OnRootMismatch"
+                if any(isinstance(volume, ClaimVolume) for volume in args.volumes)
+                else None
+            ),
             run_as_non_root=security.run_as_non_root or None,
         ),
         containers=[_container(name, args)],
@@ -218,6 +232,7 @@ def _container(name: str, args: ServiceDeploymentArgs) -> k8s.core.v1.ContainerA
         name=name,
         image=args.image,
         image_pull_policy=args.image_pull_policy,
+        args=list(args.args) or None,
         ports=(
             [
                 k8s.core.v1.ContainerPortArgs(
@@ -234,8 +249,13 @@ def _container(name: str, args: ServiceDeploymentArgs) -> k8s.core.v1.ContainerA
         ),
         readiness_probe=_probe(args.readiness_probe, args.port),
         liveness_probe=_probe(args.liveness_probe, args.port),
+        startup_probe=_probe(args.startup_probe, args.port),
         volume_mounts=[
-            k8s.core.v1.VolumeMountArgs(name=volume.name, mount_path=volume.mount_path)
+            k8s.core.v1.VolumeMountArgs(
+                name=volume.name,
+                mount_path=volume.mount_path,
+                read_only=isinstance(volume, ConfigMapVolume) or None,
+            )
             for volume in args.volumes
         ]
         or None,
@@ -291,6 +311,21 @@ def _volume(unit: str, volume: Volume) -> k8s.core.v1.VolumeArgs:
         return k8s.core.v1.VolumeArgs(
             name=volume.name,
             empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit=volume.size_limit),
+        )
+    if isinstance(volume, ConfigMapVolume):
+        return k8s.core.v1.VolumeArgs(
+            name=volume.name,
+            config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(
+                name=volume.config_map,
+                items=(
+                    [
+                        k8s.core.v1.KeyToPathArgs(key=key, path=path)
+                        for key, path in volume.items.items()
+                    ]
+                    if volume.items is not None
+                    else None
+                ),
+            ),
         )
     return k8s.core.v1.VolumeArgs(
         name=volume.name,

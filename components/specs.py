@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+import pulumi
+
 
 class ExposureType(StrEnum):
     """How a unit is reached: the Kubernetes Service `type`, or `None` for no Service at all."""
@@ -124,7 +126,22 @@ class ClaimVolume:
     storage_class: str | None = None
 
 
-Volume = EmptyDirVolume | ClaimVolume
+@dataclass(frozen=True)
+class ConfigMapVolume:
+    """Files of a ConfigMap, mounted read-only.
+
+    config_map: the ConfigMap's name (it may be an Output of the object that creates it).
+    items: default None mounts every key as a file of its name; otherwise key -> file name, and
+    only those keys are mounted.
+    """
+
+    name: str
+    mount_path: str
+    config_map: pulumi.Input[str]
+    items: Mapping[str, str] | None = None
+
+
+Volume = EmptyDirVolume | ClaimVolume | ConfigMapVolume
 
 
 @dataclass(frozen=True)

@@ -5,12 +5,24 @@ from __future__ import annotations
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.db_auth import (
+    CONFIG_DIR,
+    HBA_FILE,
+    INIT_DIR,
+    MD5_INIT_SCRIPT,
+    ClientAuth,
+    content_name,
+    db_config_files,
+    server_args,
+)
+from components.db_clients import client_auth_problems, db_client_images
 from components.endpoints import service_url
 from components.labels import unit_labels
 from components.metadata import object_metadata
 from components.service_deployment import ServiceDeployment, ServiceDeploymentArgs
 from components.specs import (
     ClaimVolume,
+    ConfigMapVolume,
     ContainerPort,
     EmptyDirVolume,
     EnvSpec,
@@ -26,13 +38,18 @@ from components.specs import (
     Volume,
 )
 from components.traffic import DEFAULT_DENY, TRAFFIC_GRAPH, Endpoint, policy_spec
-from components.voting_app_args import DbStorage, StorageType, VotingAppArgs, WebUnitArgs
+from components.voting_app_args import (
+    DbStorage,
+    StorageType,
+    VotingAppArgs,
+    WebUnitArgs,
+    unit_images,
+)
 
 PART_OF = "voting-app"
 CLUSTER_TYPE_LABEL = "voting-app/cluster-type"
 DB_SECRET_NAME = "db-credentials"
-# The stock worker and result images hard-code this login; only the password is configurable,
-# and even that must stay `postgres` unless those images are rebuilt.
+# The stock worker and result images hard-code this user (and the database `postgres`).
 DB_USER = "postgres"
 DB_DATA_PATH = "/var/lib/postgresql/data"
 
@@ -85,6 +102,8 @@ DB_SCAN_EXCEPTIONS = {
     "CKV_K8S_35": "the design passes credentials by secretKeyRef, never copied into the pod "
     "spec; the Secret stays the one place that holds them",
 }
+# gunicorn (vote) keeps its worker heartbeat files and CoreCLR (worker) its IPC files in /tmp,
+# and postgres its sockets' lock files: each unit keeps a writable /tmp on a read-only root.
 TMP = EmptyDirVolume(name="tmp", mount_path="/tmp", size_limit="64Mi")
 
 
@@ -101,6 +120,21 @@ def _web_probe(initial_delay_seconds: int, failure_threshold: int) -> Probe:
 
 def _exec_probe(command: tuple[str, ...], failure_threshold: int) -> Probe:
     return Probe(check=Exec(command), period_seconds=10, failure_threshold=failure_threshold)
+
+
+# A first start runs initdb and a socket-only server before postgres listens on TCP: allow it
+# up to 2 minutes, then hand over to the readiness and liveness probes.
+def _db_startup_probe(command: tuple[str, ...]) -> Probe:
+    return Probe(
+        check=Exec(command), initial_delay_seconds=0, period_seconds=2, failure_threshold=60
+    )
+
+
+def check_db_clients(args: VotingAppArgs) -> None:
+    """Refuse a db.client_auth that a known client image of the db cannot log in with."""
+    problems = client_auth_problems(args.db.client_auth, db_client_images(unit_images(args)))
+    if problems:
+        raise ValueError("VotingApp: " + "; ".join(str(problem) for problem in problems))
 
 
 def _db_data_volume(storage: DbStorage) -> Volume:
@@ -120,6 +154,7 @@ class VotingApp(pulumi.ComponentResource):
     namespace: k8s.core.v1.Namespace
     namespace_name: pulumi.Output[str]
     db_secret: k8s.core.v1.Secret
+    db_config: k8s.core.v1.ConfigMap
     units: dict[str, ServiceDeployment]
     network_policies: list[k8s.networking.v1.NetworkPolicy]
     disruption_budgets: list[k8s.policy.v1.PodDisruptionBudget]
@@ -130,6 +165,7 @@ class VotingApp(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: VotingAppArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
+        check_db_clients(args)
         super().__init__("voting:index:VotingApp", name, None, opts)
         self._args = args
         self._child = pulumi.ResourceOptions(parent=self)
@@ -137,6 +173,7 @@ class VotingApp(pulumi.ComponentResource):
         self.namespace = self._namespace()
         self.namespace_name = self.namespace.metadata.name
         self.db_secret = self._db_secret()
+        self.db_config = self._db_config()
         self.units = {
             "redis": self._redis(),
             "db": self._db(),
@@ -199,6 +236,38 @@ class VotingApp(pulumi.ComponentResource):
             opts=self._child,
         )
 
+    def _db_config(self) -> k8s.core.v1.ConfigMap:
+        # Named by its content: a change of db.clientAuth is a new ConfigMap and a new db pod.
+        files = db_config_files(self._args.db.client_auth)
+        name = content_name("db-config", files)
+        return k8s.core.v1.ConfigMap(
+            "db-config",
+            metadata=self._metadata(name, "database"),
+            data=files,
+            opts=self._child,
+        )
+
+    def _db_config_volumes(self) -> tuple[Volume, ...]:
+        config_map = self.db_config.metadata.name
+        volumes: tuple[Volume, ...] = (
+            ConfigMapVolume(
+                name="config",
+                mount_path=CONFIG_DIR,
+                config_map=config_map,
+                items={HBA_FILE: HBA_FILE},
+            ),
+        )
+        if self._args.db.client_auth is ClientAuth.MD5:
+            volumes += (
+                ConfigMapVolume(
+                    name="init",
+                    mount_path=INIT_DIR,
+                    config_map=config_map,
+                    items={MD5_INIT_SCRIPT: MD5_INIT_SCRIPT},
+                ),
+            )
+        return volumes
+
     def _unit(self, name: str, args: ServiceDeploymentArgs) -> ServiceDeployment:
         return ServiceDeployment(name, args, self._child)
 
@@ -234,10 +303,17 @@ class VotingApp(pulumi.ComponentResource):
                 image=db.image,
                 role="database",
                 instance=self._args.namespace,
+                args=server_args(db.client_auth),
                 port=POSTGRES_PORT,
                 env=EnvSpec(
-                    # A subdirectory: a new volume's root may hold lost+found, which initdb refuses.
-                    plain={"PGDATA": f"{DB_DATA_PATH}/pgdata"},
+                    plain={
+                        # A subdirectory: a new volume's root may hold lost+found, which initdb
+                        # refuses.
+                        "PGDATA": f"{DB_DATA_PATH}/pgdata",
+                        # Read by the image when it initialises PGDATA (with trust it accepts an
+                        # empty password); our pg_hba.conf enforces the same on every start.
+                        "POSTGRES_HOST_AUTH_METHOD": db.client_auth.value,
+                    },
                     from_secrets={
                         "POSTGRES_USER": SecretKeyRef(DB_SECRET_NAME, "username"),
                         "POSTGRES_PASSWORD": SecretKeyRef(DB_SECRET_NAME, "password"),
@@ -246,10 +322,12 @@ class VotingApp(pulumi.ComponentResource):
                 resources=db.resources,
                 readiness_probe=_exec_probe(ready, failure_threshold=3),
                 liveness_probe=_exec_probe(ready, failure_threshold=6),
+                startup_probe=_db_startup_probe(ready),
                 volumes=(
                     _db_data_volume(db.storage),
                     EmptyDirVolume(name="run", mount_path="/var/run/postgresql", size_limit="16Mi"),
                     TMP,
+                    *self._db_config_volumes(),
                 ),
                 update_strategy=Recreate(),
                 security=DATA_STORE_SECURITY,

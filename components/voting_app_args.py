@@ -11,6 +11,7 @@ from enum import StrEnum
 import pulumi
 
 from components.cluster import ClusterType
+from components.db_auth import DEFAULT_CLIENT_AUTH, ClientAuth
 from components.specs import Exposure, ExposureType, Resources
 
 DEFAULT_IMAGES = {
@@ -74,11 +75,17 @@ class DbStorage:
 
 @dataclass(frozen=True)
 class DbArgs:
-    """db: PostgreSQL, one pod."""
+    """db: PostgreSQL, one pod.
+
+    client_auth: how network clients (worker, result) log in; default scram-sha-256. The stock
+      worker and result images can only use trust, and VotingApp refuses them with anything else
+      (components/db_clients.py): a stack that runs them says trust explicitly.
+    """
 
     image: str = DEFAULT_IMAGES["db"]
     resources: Resources = Resources()
     storage: DbStorage = DbStorage()
+    client_auth: ClientAuth = DEFAULT_CLIENT_AUTH
 
 
 @dataclass(frozen=True)
@@ -86,8 +93,8 @@ class VotingAppArgs:
     """The whole voting app of one stack.
 
     namespace: created by the app; every object lives in it (required).
-    db_password: the Postgres password, a secret Output (required). The stock images only work
-      with `postgres`.
+    db_password: the Postgres password, a secret Output (required). Clients must present it
+      unless db.client_auth is trust.
     option_a / option_b: the two choices vote shows; default Cats / Dogs.
     node_address: host used in NodePort URLs; default `localhost`.
     cluster_type: what kind of cluster the stack targets, recorded as the namespace label
@@ -106,3 +113,14 @@ class VotingAppArgs:
     worker: WorkerArgs = WorkerArgs()
     redis: RedisArgs = RedisArgs()
     db: DbArgs = DbArgs()
+
+
+def unit_images(args: VotingAppArgs) -> dict[str, str]:
+    """The image of every unit, by unit name."""
+    return {
+        "vote": args.vote.image,
+        "result": args.result.image,
+        "worker": args.worker.image,
+        "redis": args.redis.image,
+        "db": args.db.image,
+    }

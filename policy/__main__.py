@@ -104,5 +104,11 @@ PolicyPack(
             rules.web_tier_redundant_on_cloud,
             ADVISORY,
         ),
+        stack_policy(
+            "no-trust-auth-on-cloud",
+            "Postgres on a cloud stack asks its clients for a password.",
+            rules.trust_auth_on_cloud,
+            ADVISORY,
+        ),
     ],
 )

@@ -164,3 +164,23 @@ def web_tier_redundant_on_cloud(resources: Sequence[Resource]) -> list[str]:
         == WEB_ROLE
         and (_dig(props, "spec", "replicas") or 1) < 2
     ]
+
+
+HOST_AUTH_VARIABLE = "POSTGRES_HOST_AUTH_METHOD"
+
+
+def trust_auth_on_cloud(resources: Sequence[Resource]) -> list[str]:
+    """A Postgres container told to trust every network client, on a cloud stack."""
+    if "cloud" not in cluster_types(resources):
+        return []
+    return [
+        f"{resource_type.rsplit(':', 1)[-1]} {_dig(props, 'metadata', 'name')}: container "
+        f"{_name(c)} trusts every network client ({HOST_AUTH_VARIABLE}=trust) on a cloud stack; "
+        "only the NetworkPolicies keep other pods out. Set db.clientAuth to scram-sha-256 (or "
+        "md5) together with worker and result images whose Postgres client sends the password "
+        "(the stock kodekloud images cannot)"
+        for resource_type, props in resources
+        for c in containers(resource_type, props)
+        for e in c.get("env") or []
+        if e.get("name") == HOST_AUTH_VARIABLE and e.get("value") == "trust"
+    ]

@@ -13,6 +13,7 @@ import pytest
 from components.cluster import ClusterType
 from components.config import parse_stack_config
 from components.config_reader import ConfigError, is_pinned_image
+from components.db_auth import DEFAULT_CLIENT_AUTH, ClientAuth
 from components.specs import ExposureType
 from components.voting_app_args import DEFAULT_IMAGES, StorageType, VotingAppArgs
 from tests.mocks import VotingMocks
@@ -66,6 +67,8 @@ def test_defaults_apply_to_absent_fields() -> None:
         f"{P}:cluster": {"type": "kind"},
         f"{P}:namespace": "voting-x",
         PASSWORD_KEY: TEST_PASSWORD,
+        # The default images are the stock ones, which need trust (next tests).
+        f"{P}:db": {"clientAuth": "trust"},
     }
     config = parse(values)
     assert config.cluster.context == "kind-kind"
@@ -77,6 +80,39 @@ def test_defaults_apply_to_absent_fields() -> None:
     assert config.app.db.storage.type is StorageType.EMPTY_DIR
 
 
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_stack_files_give_the_db_an_auth_their_images_can_use(stack: str) -> None:
+    # The stock worker and result can only log in with trust (components/db_clients.py).
+    config = parse(stack_values(stack), stack_secret_keys(stack))
+    assert config.app.worker.image == DEFAULT_IMAGES["worker"]
+    assert config.app.db.client_auth is ClientAuth.TRUST
+
+
+def test_client_auth_defaults_to_scram_with_images_that_can_do_it() -> None:
+    values = dev_values()
+    for unit in ("worker", "result"):
+        values[f"{P}:{unit}"]["image"] = f"team/{unit}:2.0"
+    del values[f"{P}:db"]["clientAuth"]
+    assert parse(values).app.db.client_auth is DEFAULT_CLIENT_AUTH is ClientAuth.SCRAM_SHA_256
+    values[f"{P}:db"]["clientAuth"] = "md5"
+    assert parse(values).app.db.client_auth is ClientAuth.MD5
+
+
+def test_an_unusable_client_auth_names_each_image_that_cannot_use_it() -> None:
+    values = dev_values()
+    del values[f"{P}:db"]["clientAuth"]
+    with pytest.raises(ConfigError) as raised:
+        parse(values)
+    worker, result = raised.value.issues
+    assert worker.key == result.key == f"{P}:db.clientAuth"
+    assert worker.got == result.got == '"scram-sha-256" (string), the default when unset'
+    assert worker.expected.startswith(
+        f"trust, the only method {P}:worker.image {DEFAULT_IMAGES['worker']} can log in with"
+    )
+    assert "Npgsql 3.1.3 has no SCRAM" in worker.expected
+    assert f"{P}:result.image {DEFAULT_IMAGES['result']}" in result.expected
+
+
 def test_project_defaults_match_the_python_defaults() -> None:
     declared = project_declarations()
     defaults = VotingAppArgs(namespace="x", db_password=pulumi.Output.from_input(""))
@@ -86,6 +122,9 @@ def test_project_defaults_match_the_python_defaults() -> None:
         assert declared[unit]["default"] == {}, unit
         assert DEFAULT_IMAGES[unit] in declared[unit]["description"], unit
     assert declared["dbPassword"]["secret"] is True
+    assert f"default {DEFAULT_CLIENT_AUTH.value}" in declared["db"]["description"]
+    for auth in ClientAuth:
+        assert auth.value in declared["db"]["description"]
     assert "default" not in declared["dbPassword"]
 
 
@@ -266,6 +305,30 @@ BAD_CONFIG: list[tuple[str, Mutation, str, str]] = [
     ("unit not an object", setting("vote", 3), f"{P}:vote", "object"),
     ("unit not JSON", lambda v: v.__setitem__(f"{P}:vote", "{not json"), f"{P}:vote", "object"),
     ("option empty", setting("optionA", ""), f"{P}:optionA", "non-empty"),
+    (
+        "client auth unknown",
+        setting("db.clientAuth", "password"),
+        f"{P}:db.clientAuth",
+        "one of scram-sha-256, md5, trust",
+    ),
+    (
+        "scram with the stock worker",
+        setting("db.clientAuth", "scram-sha-256"),
+        f"{P}:db.clientAuth",
+        f"{P}:worker.image",
+    ),
+    (
+        "md5 with the stock result",
+        lambda v: [setting("db.clientAuth", "md5")(v), setting("worker.image", "team/w:2")(v)],
+        f"{P}:db.clientAuth",
+        f"{P}:result.image",
+    ),
+    (
+        "client auth unset with the stock images",
+        removing("db.clientAuth"),
+        f"{P}:db.clientAuth",
+        "the default when unset",
+    ),
 ]
 
 

@@ -48,6 +48,10 @@ def test_advisories_on_the_shipped_stacks() -> None:
     assert [m for t, p in prod for m in rules.fixed_node_ports(t, p)] == []
     assert rules.web_tier_redundant_on_cloud(prod) == []
     assert rules.web_tier_redundant_on_cloud(dev) == []
+    # Both ship db.clientAuth trust for the stock images: flagged on the cloud stack only.
+    (trust,) = rules.trust_auth_on_cloud(prod)
+    assert trust.startswith("Deployment db: container db trusts every network client")
+    assert rules.trust_auth_on_cloud(dev) == []
 
 
 def deployment(**container: Any) -> dict[str, Any]:
@@ -150,3 +154,24 @@ def test_single_replica_web_tier_is_flagged_on_cloud_only() -> None:
 def test_fixed_node_ports_are_flagged() -> None:
     assert len(rules.fixed_node_ports(*service("NodePort", 30004))) == 1
     assert rules.fixed_node_ports(*service("NodePort")) == []
+
+
+def postgres(auth: str) -> rules.Resource:
+    env = [{"name": "PGDATA", "value": "/data"}, {"name": rules.HOST_AUTH_VARIABLE, "value": auth}]
+    return (DEPLOYMENT, deployment(name="db", env=env))
+
+
+@pytest.mark.parametrize(
+    ("cluster_type", "auth", "violations"),
+    [
+        ("cloud", "trust", 1),
+        ("cloud", "scram-sha-256", 0),
+        ("cloud", "md5", 0),
+        ("kwok", "trust", 0),
+        ("kind", "trust", 0),
+    ],
+)
+def test_trust_auth_is_flagged_on_cloud_only(cluster_type: str, auth: str, violations: int) -> None:
+    messages = rules.trust_auth_on_cloud([namespace(cluster_type), postgres(auth)])
+    assert len(messages) == violations
+    assert all("Set db.clientAuth to scram-sha-256" in message for message in messages)

@@ -11,6 +11,7 @@ from components.service_deployment import ServiceDeployment, ServiceDeploymentAr
 from components.specs import (
     ClaimVolume,
     ComputeQuantities,
+    ConfigMapVolume,
     ContainerPort,
     EmptyDirVolume,
     EnvSpec,
@@ -212,6 +213,60 @@ def test_claim_volume_creates_the_claim_it_mounts() -> None:
         {"name": "data", "mountPath": "/data"},
         {"name": "tmp", "mountPath": "/tmp"},
     ]
+    # A claim is chowned to fsGroup only when its root does not match, not on every start.
+    assert pod["securityContext"]["fsGroupChangePolicy"] == "OnRootMismatch"
+
+
+def test_pods_without_a_claim_keep_the_default_fs_group_change_policy() -> None:
+    args = web_args(volumes=(EmptyDirVolume(name="tmp", mount_path="/tmp"),))
+    mocks, _ = build(args)
+    assert (
+        "fsGroupChangePolicy"
+        not in deployment_of(mocks)["spec"]["template"]["spec"]["securityContext"]
+    )
+
+
+def test_config_map_volumes_mount_read_only_with_their_items() -> None:
+    args = web_args(
+        volumes=(
+            ConfigMapVolume(name="conf", mount_path="/etc/app", config_map="app-conf"),
+            ConfigMapVolume(
+                name="init", mount_path="/init", config_map="app-conf", items={"a.sql": "1.sql"}
+            ),
+        )
+    )
+    mocks, _ = build(args)
+    assert deployment_of(mocks)["spec"]["template"]["spec"]["volumes"] == [
+        {"name": "conf", "configMap": {"name": "app-conf"}},
+        {
+            "name": "init",
+            "configMap": {"name": "app-conf", "items": [{"key": "a.sql", "path": "1.sql"}]},
+        },
+    ]
+    assert container_of(mocks)["volumeMounts"] == [
+        {"name": "conf", "mountPath": "/etc/app", "readOnly": True},
+        {"name": "init", "mountPath": "/init", "readOnly": True},
+    ]
+
+
+def test_args_and_startup_probe_are_rendered() -> None:
+    startup = Probe(check=Exec(("ready",)), initial_delay_seconds=0, period_seconds=2)
+    mocks, _ = build(web_args(args=("serve", "--fast"), startup_probe=startup))
+    container = container_of(mocks)
+    assert container["args"] == ["serve", "--fast"]
+    assert container["startupProbe"] == {
+        "exec": {"command": ["ready"]},
+        "initialDelaySeconds": 0,
+        "periodSeconds": 2,
+        "timeoutSeconds": 3,
+        "failureThreshold": 3,
+    }
+
+
+def test_no_args_and_no_startup_probe_by_default() -> None:
+    mocks, _ = build(web_args())
+    assert "args" not in container_of(mocks)
+    assert "startupProbe" not in container_of(mocks)
 
 
 def test_security_context_is_locked_down() -> None:
@@ -251,6 +306,16 @@ def test_security_context_is_locked_down() -> None:
         ({"exposure": Exposure(ExposureType.LOAD_BALANCER, node_port=30001)}, "only valid with"),
         (
             {"port": None, "exposure": Exposure(ExposureType.NONE), "liveness_probe": None},
+            "HTTP and TCP probes need a port",
+        ),
+        (
+            {
+                "port": None,
+                "exposure": Exposure(ExposureType.NONE),
+                "readiness_probe": None,
+                "liveness_probe": None,
+                "startup_probe": Probe(check=HttpGet("/")),
+            },
             "HTTP and TCP probes need a port",
         ),
     ],

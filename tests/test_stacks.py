@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from components.db_clients import KNOWN_DB_CLIENTS
 from components.traffic import OUTSIDE, TRAFFIC_GRAPH, Edge
 from tests.mocks import is_secret, plain_strings, unwrap
 from tests.program import ProgramRun, run_main
@@ -25,6 +26,7 @@ EXPECTED = {
         "web_replicas": 1,
         "budgets": set(),
         "db_volume": "emptyDir",
+        "db_auth": "trust",
     },
     "prod": {
         "namespace": "voting-prod",
@@ -32,6 +34,7 @@ EXPECTED = {
         "web_replicas": 3,
         "budgets": {"vote", "result", "worker"},
         "db_volume": "persistentVolumeClaim",
+        "db_auth": "trust",
     },
 }
 
@@ -337,3 +340,109 @@ def test_every_scan_exception_names_a_check_and_a_reason(stack: tuple[str, Progr
             check, _, reason = value.partition("=")
             assert check.startswith("CKV_K8S_"), (name, value)
             assert len(reason) > 20, (name, value)
+
+
+def db_auth(run: ProgramRun) -> str:
+    env = {e["name"]: e.get("value") for e in container(inputs(run, DEPLOYMENT)["db"])["env"]}
+    auth: str = env["POSTGRES_HOST_AUTH_METHOD"]
+    return auth
+
+
+def test_the_db_asks_for_what_the_stacks_images_can_do(stack: tuple[str, ProgramRun]) -> None:
+    name, run = stack
+    auth = db_auth(run)
+    assert auth == EXPECTED[name]["db_auth"]
+    # The same method in the pg_hba.conf the server reads on every start.
+    (config_map,) = inputs(run, "kubernetes:core/v1:ConfigMap").values()
+    assert config_map["data"]["pg_hba.conf"].endswith(
+        f"host    all       all   all           {auth}\n"
+    )
+    deployments = inputs(run, DEPLOYMENT)
+    clients = {edge.source for edge in TRAFFIC_GRAPH if edge.target == "db"}
+    assert clients == {"worker", "result"}
+    for client in clients:
+        image = container(deployments[client])["image"]
+        assert image in KNOWN_DB_CLIENTS, image
+        assert auth in KNOWN_DB_CLIENTS[image].can_use, (client, image, auth)
+
+
+def _selects(selector: dict[str, str], deployment: dict[str, Any]) -> bool:
+    return selector.items() <= deployment["spec"]["template"]["metadata"]["labels"].items()
+
+
+def test_a_trusting_db_is_reached_only_along_the_traffic_graph(
+    stack: tuple[str, ProgramRun],
+) -> None:
+    _, run = stack
+    assert db_auth(run) == "trust"
+    deployments = inputs(run, DEPLOYMENT)
+    db = deployments["db"]
+    policies = inputs(run, NETWORK_POLICY)
+    assert policies["default-deny"]["spec"]["podSelector"] == {}
+    on_db = {
+        name: policy
+        for name, policy in policies.items()
+        if _selects(policy["spec"]["podSelector"].get("matchLabels", {}), db)
+    }
+    assert set(on_db) == {"default-deny", "db-traffic"}
+    sources: set[str] = set()
+    for rule in on_db["db-traffic"]["spec"]["ingress"]:
+        assert rule["ports"] == [{"protocol": "TCP", "port": 5432}]
+        assert rule.get("from"), "a rule without `from` would admit every source"
+        for peer in rule["from"]:
+            assert set(peer) == {"podSelector"}, "no namespace or IP block peers"
+            sources |= {
+                unit
+                for unit, deployment in deployments.items()
+                if _selects(peer["podSelector"]["matchLabels"], deployment)
+            }
+    assert sources == {edge.source for edge in TRAFFIC_GRAPH if edge.target == "db"}
+    assert inputs(run, SERVICE)["db"]["spec"]["type"] == "ClusterIP"
+
+
+def test_the_db_gets_time_for_its_first_start(stack: tuple[str, ProgramRun]) -> None:
+    _, run = stack
+    db = container(inputs(run, DEPLOYMENT)["db"])
+    startup = db["startupProbe"]
+    assert startup["exec"]["command"][0] == "pg_isready"
+    # initdb and the image's socket-only setup server run before postgres listens on TCP.
+    assert startup["periodSeconds"] * startup["failureThreshold"] >= 60
+    assert db["livenessProbe"]["initialDelaySeconds"] < 30
+
+
+# Facts of the images, not of our code (README "What the stock images need"): each of these
+# writes to /tmp, so on a read-only root each needs an emptyDir there.
+WRITABLE_TMP = {
+    "vote": "gunicorn's worker heartbeat files",
+    "worker": "CoreCLR's IPC and debugger files",
+    "result": "node's temporary files",
+    "db": "postgres' and its entrypoint's temporary files",
+}
+
+
+def test_units_that_write_tmp_keep_a_writable_tmp(stack: tuple[str, ProgramRun]) -> None:
+    _, run = stack
+    deployments = inputs(run, DEPLOYMENT)
+    for unit, why in WRITABLE_TMP.items():
+        pod = deployments[unit]["spec"]["template"]["spec"]
+        volumes = {v["name"]: v for v in pod["volumes"]}
+        mounts = {m["mountPath"]: m["name"] for m in container(deployments[unit])["volumeMounts"]}
+        assert "/tmp" in mounts, f"{unit} needs a writable /tmp for {why}"
+        assert "emptyDir" in volumes[mounts["/tmp"]], unit
+        assert container(deployments[unit])["securityContext"]["readOnlyRootFilesystem"] is True
+
+
+def has_claim(deployment: dict[str, Any]) -> bool:
+    volumes = deployment["spec"]["template"]["spec"].get("volumes", [])
+    return any("persistentVolumeClaim" in volume for volume in volumes)
+
+
+def test_only_pods_with_a_claim_skip_the_recursive_chown(stack: tuple[str, ProgramRun]) -> None:
+    name, run = stack
+    deployments = inputs(run, DEPLOYMENT)
+    for unit, deployment in deployments.items():
+        policy = deployment["spec"]["template"]["spec"]["securityContext"].get(
+            "fsGroupChangePolicy"
+        )
+        assert policy == ("OnRootMismatch" if has_claim(deployment) else None), unit
+    assert has_claim(deployments["db"]) is (name == "prod")

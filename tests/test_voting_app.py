@@ -5,12 +5,23 @@ from __future__ import annotations
 from typing import Any
 
 import pulumi
+import pytest
 
 from components.cluster import ClusterType
+from components.db_auth import CONFIG_DIR, INIT_DIR, MD5_INIT_SCRIPT, ClientAuth
 from components.specs import Exposure, ExposureType
 from components.voting_app import VotingApp
-from components.voting_app_args import VotingAppArgs, WebUnitArgs
+from components.voting_app_args import (
+    DEFAULT_IMAGES,
+    DbArgs,
+    VotingAppArgs,
+    WebUnitArgs,
+    WorkerArgs,
+)
 from tests.mocks import VotingMocks, run_with_mocks, unwrap
+
+TRUST = DbArgs(client_auth=ClientAuth.TRUST)
+PASSWORD = "pw-of-this-test"
 
 
 def build(args: VotingAppArgs) -> tuple[VotingMocks, dict[str, Any]]:
@@ -25,6 +36,30 @@ def build(args: VotingAppArgs) -> tuple[VotingMocks, dict[str, Any]]:
     return run_with_mocks(program), outputs
 
 
+def db_pod(mocks: VotingMocks) -> dict[str, Any]:
+    (db,) = (
+        unwrap(d.inputs)
+        for d in mocks.of_type("kubernetes:apps/v1:Deployment")
+        if d.inputs["metadata"]["name"] == "db"
+    )
+    pod: dict[str, Any] = db["spec"]["template"]["spec"]
+    return pod
+
+
+def db_config(mocks: VotingMocks) -> dict[str, Any]:
+    (config_map,) = (unwrap(c.inputs) for c in mocks.of_type("kubernetes:core/v1:ConfigMap"))
+    config: dict[str, Any] = config_map
+    return config
+
+
+# Images whose Postgres clients are not known, so any db.client_auth is accepted with them.
+OWN_IMAGES = {
+    "vote": WebUnitArgs(image="example/vote:1"),
+    "result": WebUnitArgs(image="example/result:1"),
+    "worker": WorkerArgs(image="example/worker:1"),
+}
+
+
 def test_cluster_ip_web_units_get_in_cluster_urls() -> None:
     cluster_ip = Exposure(ExposureType.CLUSTER_IP)
     args = VotingAppArgs(
@@ -32,6 +67,7 @@ def test_cluster_ip_web_units_get_in_cluster_urls() -> None:
         db_password=pulumi.Output.secret("pw"),
         vote=WebUnitArgs(image="example/vote:1", exposure=cluster_ip),
         result=WebUnitArgs(image="example/result:1", exposure=cluster_ip),
+        db=TRUST,
     )
     mocks, outputs = build(args)
     assert outputs == {
@@ -49,7 +85,10 @@ def test_cluster_ip_web_units_get_in_cluster_urls() -> None:
 
 def test_the_namespace_records_the_cluster_type_and_pod_security() -> None:
     args = VotingAppArgs(
-        namespace="team", db_password=pulumi.Output.secret("pw"), cluster_type=ClusterType.CLOUD
+        namespace="team",
+        db_password=pulumi.Output.secret("pw"),
+        cluster_type=ClusterType.CLOUD,
+        db=TRUST,
     )
     mocks, _ = build(args)
     (namespace,) = mocks.of_type("kubernetes:core/v1:Namespace")
@@ -59,8 +98,23 @@ def test_the_namespace_records_the_cluster_type_and_pod_security() -> None:
     assert labels["pod-security.kubernetes.io/audit"] == "restricted"
 
 
-def test_defaults_make_a_working_single_replica_app() -> None:
-    mocks, outputs = build(VotingAppArgs(namespace="team", db_password=pulumi.Output.secret("pw")))
+def test_the_default_client_auth_refuses_the_stock_images_before_registration() -> None:
+    # scram-sha-256 is the default; the stock worker and result cannot do it (nor send a password).
+    mocks = VotingMocks()
+    args = VotingAppArgs(namespace="team", db_password=pulumi.Output.secret("pw"))
+    with pytest.raises(ValueError, match="cannot log in with scram-sha-256") as raised:
+        run_with_mocks(lambda: VotingApp("voting", args), mocks=mocks)
+    message = str(raised.value)
+    for unit in ("worker", "result"):
+        assert f"{unit} image {DEFAULT_IMAGES[unit]} cannot log in with scram-sha-256" in message
+    assert "use trust with this image" in message
+    assert mocks.registered == []
+
+
+def test_defaults_with_trust_make_a_working_single_replica_app() -> None:
+    mocks, outputs = build(
+        VotingAppArgs(namespace="team", db_password=pulumi.Output.secret("pw"), db=TRUST)
+    )
     deployments = mocks.of_type("kubernetes:apps/v1:Deployment")
     assert sorted(d.inputs["metadata"]["name"] for d in deployments) == [
         "db",
@@ -73,3 +127,54 @@ def test_defaults_make_a_working_single_replica_app() -> None:
     assert mocks.of_type("kubernetes:policy/v1:PodDisruptionBudget") == []
     # Default exposure is NodePort with allocated ports (the mocks allocate from 31500).
     assert outputs["vote"].startswith("http://localhost:315")
+
+
+@pytest.mark.parametrize("auth", list(ClientAuth))
+def test_the_db_enforces_its_client_auth_on_every_start(auth: ClientAuth) -> None:
+    args = VotingAppArgs(
+        namespace="team",
+        db_password=pulumi.Output.secret(PASSWORD),
+        db=DbArgs(client_auth=auth),
+        **OWN_IMAGES,
+    )
+    mocks, _ = build(args)
+    config = db_config(mocks)
+    pod = db_pod(mocks)
+    (container,) = pod["containers"]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["POSTGRES_HOST_AUTH_METHOD"] == auth.value
+    # Our pg_hba.conf, read through hba_file, has every network client use `auth`.
+    hba = config["data"]["pg_hba.conf"]
+    assert f"host    all       all   all           {auth.value}\n" in hba
+    assert container["args"][:3] == ["postgres", "-c", f"hba_file={CONFIG_DIR}/pg_hba.conf"]
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    mounts = {m["name"]: m for m in container["volumeMounts"]}
+    assert volumes["config"]["configMap"] == {
+        "name": config["metadata"]["name"],
+        "items": [{"key": "pg_hba.conf", "path": "pg_hba.conf"}],
+    }
+    assert mounts["config"] == {"name": "config", "mountPath": CONFIG_DIR, "readOnly": True}
+    # md5 alone needs the password stored as an MD5 hash (PostgreSQL 15 stores SCRAM).
+    assert ("init" in volumes) is (auth is ClientAuth.MD5)
+    assert (MD5_INIT_SCRIPT in config["data"]) is (auth is ClientAuth.MD5)
+    assert ("password_encryption=md5" in container["args"]) is (auth is ClientAuth.MD5)
+    if auth is ClientAuth.MD5:
+        assert mounts["init"]["mountPath"] == INIT_DIR
+        assert "\\getenv password POSTGRES_PASSWORD" in config["data"][MD5_INIT_SCRIPT]
+    assert PASSWORD not in repr(config)
+
+
+def test_a_change_of_client_auth_renames_the_config_and_so_rolls_the_db() -> None:
+    names = set()
+    for auth in ClientAuth:
+        args = VotingAppArgs(
+            namespace="team",
+            db_password=pulumi.Output.secret("pw"),
+            db=DbArgs(client_auth=auth),
+            **OWN_IMAGES,
+        )
+        mocks, _ = build(args)
+        name = db_config(mocks)["metadata"]["name"]
+        assert name.startswith("db-config-")
+        names.add(name)
+    assert len(names) == len(ClientAuth)
