@@ -7,6 +7,7 @@ source "$ROOT/tools/versions.env"
 VOTING_APP_CACHE=${VOTING_APP_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/voting-app}
 export VOTING_APP_CACHE
 # tools/cluster writes the local control plane's own kubeconfig here (tools/project_copy.py too).
+# shellcheck disable=SC2034 # used by the scripts that source this file
 LOCAL_KUBECONFIG="$ROOT/.cluster/kubeconfig"
 
 # The inputs that decide each tool's build: its pins and the files it is built from.
@@ -20,6 +21,14 @@ tool_inputs() {
     kubernetes) echo "$KUBERNETES_VERSION"; cat "$ROOT"/tools/go/kubernetes/go.{mod,sum} ;;
     kwok) echo "$KWOK_VERSION"; cat "$ROOT"/tools/go/kwok/go.{mod,sum} ;;
     actionlint) echo "$ACTIONLINT_VERSION"; cat "$ROOT"/tools/go/actionlint/go.{mod,sum} ;;
+    kubernetes-node) echo "$KUBERNETES_VERSION node"; cat "$ROOT"/tools/go/kubernetes/go.{mod,sum} ;;
+    containerd) echo "$CONTAINERD_VERSION"; cat "$ROOT"/tools/go/containerd/go.{mod,sum} ;;
+    runc) echo "$RUNC_VERSION seccomp"; cat "$ROOT"/tools/go/runc/go.{mod,sum} ;;
+    cni-plugins) echo "$CNI_PLUGINS_VERSION"; cat "$ROOT"/tools/go/cni-plugins/go.{mod,sum} ;;
+    coredns) echo "$COREDNS_VERSION"; cat "$ROOT"/tools/go/coredns/{go.mod,go.sum,main.go} ;;
+    crane) echo "$CRANE_VERSION"; cat "$ROOT"/tools/go/crane/go.{mod,sum} ;;
+    crictl) echo "$CRICTL_VERSION"; cat "$ROOT"/tools/go/crictl/go.{mod,sum} ;;
+    pause) echo "$PAUSE_VERSION $KUBERNETES_VERSION" ;;
     *) echo "tools/lib.sh: unknown tool '$1'" >&2; return 1 ;;
   esac
 }
@@ -45,7 +54,8 @@ tools_path() {
 # Pulumi, offline: our CLI and plugins first on PATH, no update check, no plugin downloads, our
 # own PULUMI_HOME (plugins) and a local file backend in the checkout (unless one is given).
 pulumi_offline_env() {
-  export PATH="$(tools_path):$ROOT/.venv/bin:$PATH"
+  PATH="$(tools_path):$ROOT/.venv/bin:$PATH"
+  export PATH
   export PULUMI_HOME="$VOTING_APP_CACHE/pulumi-home"
   export PULUMI_SKIP_UPDATE_CHECK=true
   export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
@@ -65,4 +75,38 @@ install_provider_plugin() {
   fi
   echo "==> installing plugin resource kubernetes v$PULUMI_KUBERNETES_VERSION"
   pulumi plugin install resource kubernetes "v$PULUMI_KUBERNETES_VERSION" --file "$binary" --reinstall >/dev/null
+}
+
+# Prints "    ... WHAT: Ns elapsed" every 30 s until it is killed: run it in the background beside
+# any step that may take longer than that, and stop it with stop_progress PID.
+progress() {
+  local what=$1 start=$SECONDS sleeper=""
+  trap 'kill "$sleeper" 2>/dev/null; exit 0' TERM
+  while true; do
+    sleep 30 &
+    sleeper=$!
+    wait "$sleeper"
+    echo "    ... $what: $((SECONDS - start))s elapsed"
+  done
+}
+
+stop_progress() {
+  kill "$1" 2>/dev/null || true
+  wait "$1" 2>/dev/null || true
+}
+
+# Installs the Debian packages named that are not installed yet (apt-get update first, once).
+ensure_packages() {
+  local missing=() package
+  for package in "$@"; do
+    dpkg-query -W -f '${Status}' "$package" 2>/dev/null | grep -q "install ok installed" ||
+      missing+=("$package")
+  done
+  [[ ${#missing[@]} -gt 0 ]] || return 0
+  echo "==> installing Debian packages: ${missing[*]}"
+  if [[ ${VOTING_APP_APT_UPDATED:-} != yes ]]; then
+    apt-get update -qq >/dev/null
+    export VOTING_APP_APT_UPDATED=yes
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }

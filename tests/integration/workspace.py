@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,11 +52,16 @@ class StackUnderTest:
 
 @contextmanager
 def throwaway_stack(
-    stack: str, workdir: Path, render_to: Path | None = None
+    stack: str,
+    workdir: Path,
+    render_to: Path | None = None,
+    node_ports: Mapping[str, int] = TEST_NODE_PORTS,
+    edit: Callable[[StackConfig], None] | None = None,
 ) -> Iterator[StackUnderTest]:
     """The stack file's own config, pointed at the local cluster, in a namespace of its own,
     with a fresh random password (so any plaintext leak is detectable). With `render_to`, the
-    provider writes manifests there instead of deploying."""
+    provider writes manifests there instead of deploying; `node_ports` replace the stack's fixed
+    ones; `edit` changes the config further before anything is deployed."""
     project = workdir / "project"
     backend = workdir / "state"
     project.mkdir()
@@ -78,9 +83,11 @@ def throwaway_stack(
     test = StackUnderTest(stack, handle, namespace, password, backend)
 
     def for_this_test(config: StackConfig) -> None:
-        point_at_local_cluster(config, namespace, TEST_NODE_PORTS, CONTEXT)
+        point_at_local_cluster(config, namespace, node_ports, CONTEXT)
         if render_to is not None:
             config["voting-app:cluster"]["renderYamlTo"] = str(render_to)
+        if edit is not None:
+            edit(config)
 
     test.edit_config(for_this_test)
     handle.set_config("voting-app:dbPassword", auto.ConfigValue(value=password, secret=True))

@@ -1,0 +1,131 @@
+"""What the end-to-end tests need of the real node: its test images, stacks deployed to it with
+those images, and plain HTTP and kubectl to look at what runs."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tests.integration.cluster import get_json, kubectl
+from tests.integration.workspace import StackUnderTest, throwaway_stack
+from tests.stack_files import ROOT
+from tools.project_copy import StackConfig
+
+UNITS = ("vote", "result", "worker", "redis", "db")
+NETWORK = dict(
+    line.split("=", 1)
+    for line in (ROOT / "real-node" / "network.env").read_text().splitlines()
+    if line and not line.startswith("#")
+)
+NODE_NAME = NETWORK["NODE_NAME"]
+
+
+def build_images() -> dict[str, str]:
+    """The test images (built or found in the cache), unit -> reference."""
+    result = subprocess.run(
+        [str(ROOT / "test-images" / "build"), *UNITS],
+        check=True,
+        stdout=subprocess.PIPE,
+        text=True,
+        timeout=1800,
+    )
+    return dict(line.split("=", 1) for line in result.stdout.splitlines() if "=" in line)
+
+
+def with_images(images: Mapping[str, str]) -> Callable[[StackConfig], None]:
+    def edit(config: StackConfig) -> None:
+        for unit in UNITS:
+            config.setdefault(f"voting-app:{unit}", {})["image"] = images[unit]
+
+    return edit
+
+
+@dataclass
+class OnRealNode:
+    test: StackUnderTest
+    outputs: dict[str, Any]
+
+    @property
+    def namespace(self) -> str:
+        return self.test.namespace
+
+    def get(self, *args: str) -> Any:
+        return get_json(*args, "--namespace", self.namespace)
+
+    def pods(self, unit: str) -> list[dict[str, Any]]:
+        selector = f"app.kubernetes.io/name={unit}"
+        pods: list[dict[str, Any]] = self.get("pods", "-l", selector)["items"]
+        return pods
+
+    def exec(
+        self, unit: str, *command: str, check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
+        return kubectl(
+            "exec", "--namespace", self.namespace, f"deployment/{unit}", "--", *command, check=check
+        )
+
+    def logs(self, unit: str, previous: bool = False) -> str:
+        args = ["logs", "--namespace", self.namespace, f"deployment/{unit}"]
+        return kubectl(*args, *(["--previous"] if previous else []), check=False).stdout
+
+
+@contextmanager
+def deployed_on_real_node(
+    stack: str,
+    workdir: Path,
+    images: Mapping[str, str],
+    node_ports: Mapping[str, int],
+    edit: Callable[[StackConfig], None] | None = None,
+) -> Iterator[OnRealNode]:
+    """The stack file's config with the test images, deployed with `up` (the program as it is)."""
+
+    def config(values: StackConfig) -> None:
+        with_images(images)(values)
+        if edit is not None:
+            edit(values)
+
+    with throwaway_stack(stack, workdir, node_ports=node_ports, edit=config) as test:
+        result = test.up()
+        outputs = {key: value.value for key, value in result.outputs.items()}
+        yield OnRealNode(test, outputs)
+
+
+def http(
+    url: str, data: Mapping[str, str] | None = None, timeout: float = 5, cookie: str = ""
+) -> tuple[int, str]:
+    """GET (or POST a form to) `url` on this machine; the status and body, or 0 on no answer."""
+    body = urllib.parse.urlencode(data).encode() if data is not None else None
+    request = urllib.request.Request(url, data=body, headers={"Cookie": cookie} if cookie else {})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+    except (urllib.error.URLError, TimeoutError, ConnectionError):
+        return 0, ""
+
+
+def results(result_url: str) -> dict[str, int] | None:
+    status, body = http(f"{result_url}/api/results")
+    return json.loads(body) if status == 200 else None
+
+
+def wait_until(what: str, check: Callable[[], Any], timeout: float, interval: float = 1) -> Any:
+    """Poll `check` until it returns something truthy; fail naming `what` after `timeout`."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"{what}: not within {timeout:.0f}s (last seen: {last!r})")
