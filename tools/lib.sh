@@ -9,6 +9,9 @@ export VOTING_APP_CACHE
 # tools/cluster writes the local control plane's own kubeconfig here (tools/project_copy.py too).
 # shellcheck disable=SC2034 # used by the scripts that source this file
 LOCAL_KUBECONFIG="$ROOT/.cluster/kubeconfig"
+# Its certificates (kwokctl writes them): the CA, and the admin pair the API server and nodes use.
+# shellcheck disable=SC2034
+LOCAL_PKI="$ROOT/.cluster/kwok/clusters/voting-app/pki"
 
 # The inputs that decide each tool's build: its pins and the files it is built from.
 tool_inputs() {

@@ -29,6 +29,7 @@ from tools.project_copy import StackConfig
 
 pytestmark = pytest.mark.e2e
 VOTES = 20
+SCRAM_REFUSED = "Authentication method not supported (Received: 10)"
 
 
 @pytest.fixture(scope="session")
@@ -147,14 +148,21 @@ def test_the_worker_cannot_log_in_when_the_db_asks_for_scram(
     with deployed_on_real_node(
         "dev", workdir, images, ports, edit=_set_client_auth(ClientAuth.SCRAM_SHA_256)
     ) as app:
+        seen = {"log": ""}
 
-        def crashed() -> str:
+        def crashed_for_scram() -> bool:
             (pod,) = app.pods("worker")
             (status,) = pod["status"]["containerStatuses"]
-            return app.logs("worker", previous=True) if status["restartCount"] > 0 else ""
+            if status["restartCount"] == 0:
+                return False
+            # The ended container's log, once the kubelet serves it.
+            seen["log"] = app.logs("worker", previous=True)
+            return SCRAM_REFUSED in seen["log"]
 
-        log = wait_until("the worker to fail and restart", crashed, timeout=90)
-        assert "Authentication method not supported (Received: 10)" in log
+        try:
+            wait_until("the worker to die refusing SCRAM, and restart", crashed_for_scram, 90)
+        except AssertionError as error:
+            raise AssertionError(f"{error}; its last log: {seen['log']!r}") from None
         status, _ = http(app.outputs["vote_url"], {"vote": "a"})
         assert status == 200
         # result uses the same limited client: it cannot read the counts either.
