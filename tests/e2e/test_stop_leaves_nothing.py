@@ -1,4 +1,5 @@
-"""Runs last: stopping the real node leaves nothing of it on the machine."""
+"""Runs last: starting the real node again changes nothing, and stopping it leaves nothing of it
+on the machine."""
 
 from __future__ import annotations
 
@@ -10,6 +11,18 @@ from tests.stack_files import ROOT
 
 pytestmark = pytest.mark.e2e
 NODE = str(ROOT / "real-node" / "node")
+
+
+def _supervisor() -> str:
+    return (ROOT / ".cluster" / "node" / "supervisor.pid").read_text().strip()
+
+
+def test_starting_the_running_node_again_changes_nothing() -> None:
+    before = _supervisor()
+    again = subprocess.run([NODE, "start"], capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr
+    assert "already running" in again.stdout
+    assert _supervisor() == before
 
 
 def test_stopping_the_real_node_leaves_nothing_behind() -> None:
