@@ -108,6 +108,28 @@ def pulumi_objects(workdir: Path, namespace: str) -> Path:
     return path
 
 
+def bench_stack(workdir: Path, edit: Callable[[dict[str, Any]], None]) -> tuple[str, ...]:
+    """A copy of the program in `workdir` with the stack's config edited, a file backend and the
+    stack of its own; returns its `pulumi up` command (with the policy pack, as every preview and
+    up of the project's commands)."""
+    copy_program(ROOT, workdir, [STACK])
+    edit_stack_config(workdir, STACK, edit)
+    (workdir / "state").mkdir()
+    os.environ["PULUMI_BACKEND_URL"] = f"file://{workdir / 'state'}"
+    run("pulumi", "stack", "init", STACK, "--non-interactive", cwd=workdir)
+    return (
+        "pulumi",
+        "up",
+        "--stack",
+        STACK,
+        "--yes",
+        "--skip-preview",
+        "--suppress-progress",
+        "--policy-pack",
+        str(workdir / "policy"),
+    )
+
+
 def main() -> None:
     print(f"machine: {platform.node()}, {os.cpu_count()} cores, Python {platform.python_version()}")
     warm = timed(lambda: run(str(ROOT / "tools" / "build-tools")))
@@ -118,26 +140,8 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as temp:
         workdir = Path(temp)
-        copy_program(ROOT, workdir, [STACK])
-        edit_stack_config(
-            workdir, STACK, lambda config: point_at_local_cluster(config, "bench-pulumi")
-        )
-        (workdir / "state").mkdir()
-        os.environ["PULUMI_BACKEND_URL"] = f"file://{workdir / 'state'}"
-        run("pulumi", "stack", "init", STACK, "--non-interactive", cwd=workdir)
-
-        # As every preview and up the project's commands make, with the policy pack.
+        up = bench_stack(workdir, lambda config: point_at_local_cluster(config, "bench-pulumi"))
         policy = ("--policy-pack", str(workdir / "policy"))
-        up = (
-            "pulumi",
-            "up",
-            "--stack",
-            STACK,
-            "--yes",
-            "--skip-preview",
-            "--suppress-progress",
-            *policy,
-        )
         first_up = timed(lambda: run(*up, cwd=workdir))
         no_change_up = timed(lambda: run(*up, cwd=workdir))
         no_change_preview = timed(
@@ -194,28 +198,15 @@ def real_node_figures() -> tuple[float, float]:
         images = dict(line.split("=", 1) for line in refs.splitlines() if "=" in line)
         with tempfile.TemporaryDirectory() as temp:
             workdir = Path(temp)
-            copy_program(ROOT, workdir, [STACK])
 
             def on_real_node(config: dict[str, Any]) -> None:
                 point_at_local_cluster(config, "bench-real", REAL_NODE_PORTS)
                 for unit, image in images.items():
                     config[f"voting-app:{unit}"]["image"] = image
 
-            edit_stack_config(workdir, STACK, on_real_node)
-            (workdir / "state").mkdir()
-            os.environ["PULUMI_BACKEND_URL"] = f"file://{workdir / 'state'}"
-            run("pulumi", "stack", "init", STACK, "--non-interactive", cwd=workdir)
-            up = (
-                "pulumi",
-                "up",
-                "--stack",
-                STACK,
-                "--yes",
-                "--skip-preview",
-                "--suppress-progress",
-            )
+            up = bench_stack(workdir, on_real_node)
             start = time.perf_counter()
-            run(*up, "--policy-pack", str(workdir / "policy"), cwd=workdir)
+            run(*up, cwd=workdir)
             up_seconds = time.perf_counter() - start
             vote_url = f"http://localhost:{REAL_NODE_PORTS['vote']}"
             result_url = f"http://localhost:{REAL_NODE_PORTS['result']}/api/results"
