@@ -98,6 +98,12 @@ stop_progress() {
   wait "$1" 2>/dev/null || true
 }
 
+# True when the process whose pid the file names is alive.
+pid_file_alive() { [[ -f $1 ]] && kill -0 "$(cat "$1")" 2>/dev/null; }
+
+# True when something on this machine listens on TCP port $1.
+port_in_use() { ss -Htln "sport = :$1" | grep -q .; }
+
 # Installs the Debian packages named that are not installed yet (apt-get update first, once).
 ensure_packages() {
   local missing=() package
