@@ -29,6 +29,7 @@ tool_inputs() {
     runc) echo "$RUNC_VERSION seccomp"; cat "$ROOT"/tools/go/runc/go.{mod,sum} ;;
     cni-plugins) echo "$CNI_PLUGINS_VERSION"; cat "$ROOT"/tools/go/cni-plugins/go.{mod,sum} ;;
     coredns) echo "$COREDNS_VERSION"; cat "$ROOT"/tools/go/coredns/{go.mod,go.sum,main.go} ;;
+    kube-router) echo "$KUBE_ROUTER_VERSION"; cat "$ROOT"/tools/go/kube-router/go.{mod,sum} ;;
     crane) echo "$CRANE_VERSION"; cat "$ROOT"/tools/go/crane/go.{mod,sum} ;;
     crictl) echo "$CRICTL_VERSION"; cat "$ROOT"/tools/go/crictl/go.{mod,sum} ;;
     pause) echo "$PAUSE_VERSION $KUBERNETES_VERSION" ;;
