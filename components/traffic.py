@@ -53,6 +53,9 @@ CLUSTER_DNS_PORTS = [
     k8s.networking.v1.NetworkPolicyPortArgs(protocol=protocol, port=53)
     for protocol in ("UDP", "TCP")
 ]
+CLUSTER_DNS = k8s.networking.v1.NetworkPolicyEgressRuleArgs(
+    to=[CLUSTER_DNS_PEER], ports=CLUSTER_DNS_PORTS
+)
 
 
 def _port_of(
@@ -71,18 +74,31 @@ def _peer(unit: str, endpoints: Mapping[str, Endpoint]) -> k8s.networking.v1.Net
 
 
 def check_graph(edges: Sequence[Edge], endpoints: Mapping[str, Endpoint]) -> None:
-    """Every edge joins known units; nothing dials OUTSIDE (egress beyond DNS stays closed)."""
+    """Every edge joins known units and ends at a port; nothing dials OUTSIDE (egress beyond DNS
+    stays closed)."""
     for edge in edges:
         if edge.target not in endpoints:
             raise ValueError(f"traffic graph: unknown target {edge.target!r} in {edge}")
         if edge.source != OUTSIDE and edge.source not in endpoints:
             raise ValueError(f"traffic graph: unknown source {edge.source!r} in {edge}")
+        _port_of(edge.target, endpoints)
 
 
-def policy_spec(
+def _selecting(unit: str, endpoints: Mapping[str, Endpoint]) -> k8s.meta.v1.LabelSelectorArgs:
+    return k8s.meta.v1.LabelSelectorArgs(match_labels=dict(endpoints[unit].selector))
+
+
+# Ingress and egress are separate policies. An enforcer that runs all of a policy's rules for
+# both directions of a selected pod (kube-router's, also k3s's built-in one) would otherwise let
+# a unit that admits every source (an OUTSIDE edge) reach the other pods of its own unit, which
+# its egress does not allow (the real node's reachability test shows it).
+
+
+def ingress_spec(
     unit: str, edges: Sequence[Edge], endpoints: Mapping[str, Endpoint]
-) -> k8s.networking.v1.NetworkPolicySpecArgs:
-    """Ingress from exactly the edges into `unit`, egress to exactly the edges out of it (+ DNS)."""
+) -> k8s.networking.v1.NetworkPolicySpecArgs | None:
+    """Who may connect to `unit`: one rule per edge into it. None when nothing dials it (the
+    default deny then holds)."""
     check_graph(edges, endpoints)
     ingress = [
         k8s.networking.v1.NetworkPolicyIngressRuleArgs(
@@ -93,6 +109,19 @@ def policy_spec(
         for edge in edges
         if edge.target == unit
     ]
+    if not ingress:
+        return None
+    return k8s.networking.v1.NetworkPolicySpecArgs(
+        pod_selector=_selecting(unit, endpoints), policy_types=["Ingress"], ingress=ingress
+    )
+
+
+def egress_spec(
+    unit: str, edges: Sequence[Edge], endpoints: Mapping[str, Endpoint]
+) -> k8s.networking.v1.NetworkPolicySpecArgs | None:
+    """Whom `unit` may connect to: one rule per edge out of it, plus the cluster DNS to find them
+    by name. None when it dials nobody (the default deny then holds, DNS included)."""
+    check_graph(edges, endpoints)
     egress = [
         k8s.networking.v1.NetworkPolicyEgressRuleArgs(
             to=[_peer(edge.target, endpoints)], ports=_port_of(edge.target, endpoints)
@@ -100,17 +129,11 @@ def policy_spec(
         for edge in edges
         if edge.source == unit
     ]
-    if egress:
-        egress.append(
-            k8s.networking.v1.NetworkPolicyEgressRuleArgs(
-                to=[CLUSTER_DNS_PEER], ports=CLUSTER_DNS_PORTS
-            )
-        )
+    if not egress:
+        return None
+    egress.append(CLUSTER_DNS)
     return k8s.networking.v1.NetworkPolicySpecArgs(
-        pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=dict(endpoints[unit].selector)),
-        policy_types=["Ingress", "Egress"],
-        ingress=ingress,
-        egress=egress,
+        pod_selector=_selecting(unit, endpoints), policy_types=["Egress"], egress=egress
     )
 
 

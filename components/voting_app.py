@@ -37,7 +37,7 @@ from components.specs import (
     SecurityProfile,
     Volume,
 )
-from components.traffic import DEFAULT_DENY, TRAFFIC_GRAPH, Endpoint, policy_spec
+from components.traffic import DEFAULT_DENY, TRAFFIC_GRAPH, Endpoint, egress_spec, ingress_spec
 from components.voting_app_args import (
     DbStorage,
     StorageType,
@@ -391,15 +391,20 @@ class VotingApp(pulumi.ComponentResource):
                 opts=self._child,
             )
         ]
-        policies += [
-            k8s.networking.v1.NetworkPolicy(
-                f"{name}-traffic",
-                metadata=self._metadata(f"{name}-traffic", "network-policy"),
-                spec=policy_spec(name, TRAFFIC_GRAPH, endpoints),
-                opts=self._child,
-            )
-            for name in self.units
-        ]
+        for name in self.units:
+            for direction, spec in (
+                ("ingress", ingress_spec(name, TRAFFIC_GRAPH, endpoints)),
+                ("egress", egress_spec(name, TRAFFIC_GRAPH, endpoints)),
+            ):
+                if spec is not None:
+                    policies.append(
+                        k8s.networking.v1.NetworkPolicy(
+                            f"{name}-{direction}",
+                            metadata=self._metadata(f"{name}-{direction}", "network-policy"),
+                            spec=spec,
+                            opts=self._child,
+                        )
+                    )
         return policies
 
     def _disruption_budgets(self) -> list[k8s.policy.v1.PodDisruptionBudget]:

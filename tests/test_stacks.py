@@ -384,9 +384,9 @@ def test_a_trusting_db_is_reached_only_along_the_traffic_graph(
         for name, policy in policies.items()
         if _selects(policy["spec"]["podSelector"].get("matchLabels", {}), db)
     }
-    assert set(on_db) == {"default-deny", "db-traffic"}
+    assert set(on_db) == {"default-deny", "db-ingress"}
     sources: set[str] = set()
-    for rule in on_db["db-traffic"]["spec"]["ingress"]:
+    for rule in on_db["db-ingress"]["spec"]["ingress"]:
         assert rule["ports"] == [{"protocol": "TCP", "port": 5432}]
         assert rule.get("from"), "a rule without `from` would admit every source"
         for peer in rule["from"]:

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
+from components.traffic import OUTSIDE, TRAFFIC_GRAPH
 from tests.integration.cluster import kubectl, require_cluster
 from tests.integration.workspace import throwaway_stack
 from tests.stack_files import ROOT
@@ -61,7 +62,10 @@ def test_every_object_is_rendered_and_no_secret_value_is_kept(rendered: Rendered
     kinds = sorted(document["kind"] for document in _documents(rendered))
     assert kinds.count("Deployment") == 5
     assert kinds.count("Service") == 4
-    assert kinds.count("NetworkPolicy") == 6
+    # The default deny, and one per direction that has edges (TRAFFIC_GRAPH).
+    directions = {(edge.target, "in") for edge in TRAFFIC_GRAPH}
+    directions |= {(edge.source, "out") for edge in TRAFFIC_GRAPH if edge.source != OUTSIDE}
+    assert kinds.count("NetworkPolicy") == 1 + len(directions)
     assert "Secret" in kinds
     for path in rendered.directory.rglob("*"):
         if path.is_file():
