@@ -129,3 +129,10 @@ def wait_until(what: str, check: Callable[[], Any], timeout: float, interval: fl
             return last
         time.sleep(interval)
     raise AssertionError(f"{what}: not within {timeout:.0f}s (last seen: {last!r})")
+
+
+def has_voter(app: OnRealNode, voter: str) -> bool:
+    """The voter's row is in the db (read with psql inside the db container)."""
+    query = f"SELECT vote FROM votes WHERE id = '{voter}'"
+    found = app.exec("db", "psql", "-U", "postgres", "-tAc", query, check=False)
+    return found.returncode == 0 and found.stdout.strip() in ("a", "b")

@@ -18,27 +18,18 @@ from components.db_auth import ClientAuth
 from tests.e2e.real_node import (
     NODE_NAME,
     OnRealNode,
-    build_images,
     deployed_on_real_node,
+    has_voter,
     http,
     results,
     wait_until,
 )
-from tests.integration.cluster import get_json, kubectl, require_cluster
+from tests.integration.cluster import get_json, kubectl
 from tools.project_copy import StackConfig
 
 pytestmark = pytest.mark.e2e
 VOTES = 20
 SCRAM_REFUSED = "Authentication method not supported (Received: 10)"
-
-
-@pytest.fixture(scope="session")
-def images() -> dict[str, str]:
-    require_cluster()
-    nodes = get_json("nodes", "-l", "voting-app/node=real")["items"]
-    if not nodes:
-        raise RuntimeError("no real node: tools/test starts it (tools/cluster start --real-node)")
-    return build_images()
 
 
 @pytest.fixture(scope="module")
@@ -196,7 +187,7 @@ def test_prods_claim_is_mounted_and_keeps_the_votes_when_the_db_pod_is_replaced(
     voter = f"e2e-{secrets.token_hex(4)}"
     status, _ = http(vote_url, {"vote": "b"}, cookie=f"voter_id={voter}")
     assert status == 200
-    wait_until("the vote counted", lambda: _has_voter(prod, voter), timeout=60)
+    wait_until("the vote counted", lambda: has_voter(prod, voter), timeout=60)
 
     # Only the pod is replaced, as an eviction or a node failure would: the claim stays.
     (old,) = prod.pods("db")
@@ -211,11 +202,5 @@ def test_prods_claim_is_mounted_and_keeps_the_votes_when_the_db_pod_is_replaced(
         )
 
     wait_until("a new db pod Ready", replaced_and_ready, timeout=120)
-    assert _has_voter(prod, voter), "the vote written before the db pod was replaced is gone"
+    assert has_voter(prod, voter), "the vote written before the db pod was replaced is gone"
     assert wait_until("result reads the db again", lambda: results(result_url), timeout=60)
-
-
-def _has_voter(app: OnRealNode, voter: str) -> bool:
-    query = f"SELECT vote FROM votes WHERE id = '{voter}'"
-    found = app.exec("db", "psql", "-U", "postgres", "-tAc", query, check=False)
-    return found.returncode == 0 and found.stdout.strip() in ("a", "b")

@@ -14,11 +14,14 @@ KUBECONFIG = Path(os.environ.get("VOTING_APP_KUBECONFIG", LOCAL_KUBECONFIG))
 CONTEXT = LOCAL_CONTEXT
 
 
-def kubectl(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+def kubectl(
+    *args: str, check: bool = True, input: str | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         ["kubectl", "--kubeconfig", str(KUBECONFIG), "--context", CONTEXT, *args],
         check=check,
         capture_output=True,
+        input=input,
         text=True,
         timeout=120,
     )
