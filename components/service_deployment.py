@@ -25,6 +25,7 @@ from components.specs import (
     Resources,
     RollingUpdate,
     SecurityProfile,
+    Shutdown,
     TcpSocket,
     UpdateStrategy,
     Volume,
@@ -53,6 +54,8 @@ class ServiceDeploymentArgs:
       claim get `fsGroupChangePolicy: OnRootMismatch`: the volume is chowned to fs_group only
       when its root does not match, not recursively on every start.
     update_strategy: default `RollingUpdate()` (surge 1, never below the desired count).
+    shutdown: default `Shutdown()` (no drain, 30 s grace). Units behind a Service that must not
+      drop requests while pods are replaced drain for a few seconds first.
     security: pod and container security context; default `SecurityProfile()`.
     exposure: the Service; default ClusterIP. Needs a port unless its type is `None`.
     service_name: the Service's name, which is the host name peers dial; default the unit name.
@@ -77,6 +80,7 @@ class ServiceDeploymentArgs:
     startup_probe: Probe | None = None
     volumes: tuple[Volume, ...] = ()
     update_strategy: UpdateStrategy = RollingUpdate()
+    shutdown: Shutdown = Shutdown()
     security: SecurityProfile = SecurityProfile()
     exposure: Exposure = Exposure()
     service_name: str | None = None
@@ -101,6 +105,13 @@ def check_args(name: str, args: ServiceDeploymentArgs) -> None:
         for probe in (args.readiness_probe, args.liveness_probe, args.startup_probe)
     ):
         problems.append("HTTP and TCP probes need a port; the unit has none")
+    if args.shutdown.drain_seconds < 0:
+        problems.append(f"shutdown drain_seconds is {args.shutdown.drain_seconds}; it must be >= 0")
+    if args.shutdown.grace_seconds <= args.shutdown.drain_seconds:
+        problems.append(
+            f"shutdown grace_seconds {args.shutdown.grace_seconds} must be more than"
+            f" drain_seconds {args.shutdown.drain_seconds}: the process needs time after the drain"
+        )
     if any(not reason.strip() for reason in args.scan_exceptions.values()):
         problems.append("every scan exception needs a written reason")
     if problems:
@@ -222,6 +233,7 @@ def _pod_spec(name: str, args: ServiceDeploymentArgs) -> k8s.core.v1.PodSpecArgs
             ),
             run_as_non_root=security.run_as_non_root or None,
         ),
+        termination_grace_period_seconds=args.shutdown.grace_seconds,
         containers=[_container(name, args)],
         volumes=[_volume(name, volume) for volume in args.volumes] or None,
     )
@@ -250,6 +262,7 @@ def _container(name: str, args: ServiceDeploymentArgs) -> k8s.core.v1.ContainerA
         readiness_probe=_probe(args.readiness_probe, args.port),
         liveness_probe=_probe(args.liveness_probe, args.port),
         startup_probe=_probe(args.startup_probe, args.port),
+        lifecycle=_lifecycle(args.shutdown),
         volume_mounts=[
             k8s.core.v1.VolumeMountArgs(
                 name=volume.name,
@@ -261,6 +274,14 @@ def _container(name: str, args: ServiceDeploymentArgs) -> k8s.core.v1.ContainerA
         or None,
         security_context=_container_security(args.security),
     )
+
+
+def _lifecycle(shutdown: Shutdown) -> k8s.core.v1.LifecycleArgs | None:
+    if shutdown.drain_seconds == 0:
+        return None
+    # The kubelet's own sleep: no `sleep` binary needed in the image.
+    sleep = k8s.core.v1.SleepActionArgs(seconds=shutdown.drain_seconds)
+    return k8s.core.v1.LifecycleArgs(pre_stop=k8s.core.v1.LifecycleHandlerArgs(sleep=sleep))
 
 
 def _env(env: EnvSpec) -> list[k8s.core.v1.EnvVarArgs]:

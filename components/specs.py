@@ -161,6 +161,22 @@ UpdateStrategy = RollingUpdate | Recreate
 
 
 @dataclass(frozen=True)
+class Shutdown:
+    """How a pod stops when it is replaced or removed.
+
+    drain_seconds: the container keeps serving this long after its pod is told to stop, before
+      it gets SIGTERM (a `preStop` sleep, Kubernetes 1.30+): the time kube-proxy on every node
+      (and a load balancer) takes to stop sending it new connections once its endpoint goes.
+      Default 0: SIGTERM at once, and connections that still arrive are refused.
+    grace_seconds: from the stop request to SIGKILL (`terminationGracePeriodSeconds`), the drain
+      included; default 30, Kubernetes' own. Must leave time after the drain.
+    """
+
+    drain_seconds: int = 0
+    grace_seconds: int = 30
+
+
+@dataclass(frozen=True)
 class SecurityProfile:
     """Pod and container security context.
 

@@ -35,6 +35,7 @@ from components.specs import (
     RollingUpdate,
     SecretKeyRef,
     SecurityProfile,
+    Shutdown,
     Volume,
 )
 from components.traffic import DEFAULT_DENY, TRAFFIC_GRAPH, Endpoint, egress_spec, ingress_spec
@@ -105,6 +106,11 @@ DB_SCAN_EXCEPTIONS = {
 # gunicorn (vote) keeps its worker heartbeat files and CoreCLR (worker) its IPC files in /tmp,
 # and postgres its sockets' lock files: each unit keeps a writable /tmp on a read-only root.
 TMP = EmptyDirVolume(name="tmp", mount_path="/tmp", size_limit="64Mi")
+# A replaced web pod keeps serving for a few seconds after its endpoint is withdrawn: without it,
+# kube-proxy still sends it a connection or two after SIGTERM, which it refuses (the real node's
+# rollout test measured 2 failed requests of about 125 per rollout). 5 s covers kube-proxy's
+# resync; a cloud load balancer that checks nodes slowly may want longer.
+WEB_SHUTDOWN = Shutdown(drain_seconds=5, grace_seconds=30)
 
 
 def _web_probe(initial_delay_seconds: int, failure_threshold: int) -> Probe:
@@ -353,6 +359,7 @@ class VotingApp(pulumi.ComponentResource):
                 liveness_probe=_web_probe(initial_delay_seconds=30, failure_threshold=5),
                 volumes=(TMP,),
                 update_strategy=RollingUpdate(max_surge=1, max_unavailable=0),
+                shutdown=WEB_SHUTDOWN,
                 security=WEB_SECURITY,
                 exposure=unit.exposure,
                 service_name=name,

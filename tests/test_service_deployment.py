@@ -24,6 +24,7 @@ from components.specs import (
     Resources,
     SecretKeyRef,
     SecurityProfile,
+    Shutdown,
     TcpSocket,
 )
 from tests.mocks import VotingMocks, run_with_mocks, unwrap
@@ -269,6 +270,19 @@ def test_no_args_and_no_startup_probe_by_default() -> None:
     assert "startupProbe" not in container_of(mocks)
 
 
+def test_by_default_a_pod_stops_at_once_with_kubernetes_grace() -> None:
+    mocks, _ = build(web_args())
+    assert deployment_of(mocks)["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] == 30
+    assert "lifecycle" not in container_of(mocks)
+
+
+def test_a_drain_keeps_the_container_serving_before_sigterm() -> None:
+    mocks, _ = build(web_args(shutdown=Shutdown(drain_seconds=7, grace_seconds=40)))
+    assert deployment_of(mocks)["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] == 40
+    # The kubelet's own sleep action: nothing is run inside the image.
+    assert container_of(mocks)["lifecycle"] == {"preStop": {"sleep": {"seconds": 7}}}
+
+
 def test_security_context_is_locked_down() -> None:
     args = web_args(
         security=SecurityProfile(
@@ -317,6 +331,11 @@ def test_security_context_is_locked_down() -> None:
                 "startup_probe": Probe(check=HttpGet("/")),
             },
             "HTTP and TCP probes need a port",
+        ),
+        ({"shutdown": Shutdown(drain_seconds=-1)}, "drain_seconds is -1; it must be >= 0"),
+        (
+            {"shutdown": Shutdown(drain_seconds=30, grace_seconds=30)},
+            "grace_seconds 30 must be more than drain_seconds 30",
         ),
     ],
 )

@@ -254,6 +254,12 @@ def test_update_strategies(stack: tuple[str, ProgramRun]) -> None:
         strategy = deployments[web]["spec"]["strategy"]
         assert strategy["type"] == "RollingUpdate"
         assert strategy["rollingUpdate"]["maxUnavailable"] == 0
+        # A replaced web pod drains before SIGTERM, within its grace period (the real node's
+        # rollout test shows requests fail without it).
+        pod = deployments[web]["spec"]["template"]["spec"]
+        (container,) = pod["containers"]
+        drain = container["lifecycle"]["preStop"]["sleep"]["seconds"]
+        assert 0 < drain < pod["terminationGracePeriodSeconds"]
 
 
 def test_replicas_and_db_storage_per_stack(stack: tuple[str, ProgramRun]) -> None:
