@@ -27,6 +27,8 @@ NETWORK = dict(
     if line and not line.startswith("#")
 )
 NODE_NAME = NETWORK["NODE_NAME"]
+# Written by real-node/node start: the node's paths (KEY='value' lines).
+NODE_ENV = ROOT / ".cluster" / "node" / "node.env"
 
 
 def build_images() -> dict[str, str]:
@@ -136,3 +138,38 @@ def has_voter(app: OnRealNode, voter: str) -> bool:
     query = f"SELECT vote FROM votes WHERE id = '{voter}'"
     found = app.exec("db", "psql", "-U", "postgres", "-tAc", query, check=False)
     return found.returncode == 0 and found.stdout.strip() in ("a", "b")
+
+
+def node_port_url(app: OnRealNode, service: str) -> str:
+    """The Service's node port on this machine (for the prod stack, whose load balancer address
+    is simulated here)."""
+    ports = app.get("service", service)["spec"]["ports"]
+    return f"http://localhost:{ports[0]['nodePort']}"
+
+
+def container_host_pid(pod: dict[str, Any]) -> int:
+    """The host PID of the pod's (only) container's main process, from the node's runtime."""
+    node = dict(line.split("=", 1) for line in NODE_ENV.read_text().splitlines() if "=" in line)
+    node = {key: value.strip("'") for key, value in node.items()}
+    (status,) = pod["status"]["containerStatuses"]
+    container_id = status["containerID"].removeprefix("containerd://")
+    inspected = subprocess.run(
+        [
+            node["CRICTL"],
+            "--runtime-endpoint",
+            f"unix://{node['CONTAINERD_SOCKET']}",
+            "inspect",
+            container_id,
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    pid: int = json.loads(inspected.stdout)["info"]["pid"]
+    return pid
+
+
+def ready(pod: dict[str, Any]) -> bool:
+    statuses = pod["status"].get("containerStatuses") or []
+    return bool(statuses) and all(status["ready"] for status in statuses)

@@ -1,13 +1,13 @@
 """End to end on the real node: the shipped program, its pod specs unchanged but for the images
 (test images built here: Debian's real redis-server and PostgreSQL 15, and stand-ins for vote,
 worker and result, see test-images/), running as containers under their real security contexts,
-probed for real, reached through kube-proxy. Nothing here is simulated but the prod stack's load
-balancer address (its Services' node ports are real).
+probed for real, reached through kube-proxy, with NetworkPolicies enforced (kube-router). Nothing
+here is simulated. The other modules: test_reachability (the traffic graph), test_rolling_updates
+(zero downtime), test_faults (the prod stack under faults).
 """
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,12 +19,10 @@ from tests.e2e.real_node import (
     NODE_NAME,
     OnRealNode,
     deployed_on_real_node,
-    has_voter,
     http,
     results,
     wait_until,
 )
-from tests.integration.cluster import get_json, kubectl
 from tools.project_copy import StackConfig
 
 pytestmark = pytest.mark.e2e
@@ -158,49 +156,3 @@ def test_the_worker_cannot_log_in_when_the_db_asks_for_scram(
         assert status == 200
         # result uses the same limited client: it cannot read the counts either.
         assert results(app.outputs["result_url"]) is None
-
-
-@pytest.fixture(scope="module")
-def prod(images: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[OnRealNode]:
-    workdir: Path = tmp_path_factory.mktemp("e2e-prod")
-    with deployed_on_real_node("prod", workdir, images, {}) as app:
-        yield app
-
-
-def _node_port_url(app: OnRealNode, service: str) -> str:
-    ports = app.get("service", service)["spec"]["ports"]
-    return f"http://localhost:{ports[0]['nodePort']}"
-
-
-def test_prods_claim_is_mounted_and_keeps_the_votes_when_the_db_pod_is_replaced(
-    prod: OnRealNode,
-) -> None:
-    claims = prod.get("persistentvolumeclaims")["items"]
-    (claim,) = claims
-    assert claim["status"]["phase"] == "Bound"
-    volume = get_json("persistentvolume", claim["spec"]["volumeName"])
-    assert "local" in volume["spec"], "a real local volume on the node, not a simulated one"
-    mounts = prod.exec("db", "cat", "/proc/mounts").stdout
-    assert " /var/lib/postgresql/data " in mounts
-
-    vote_url, result_url = _node_port_url(prod, "vote"), _node_port_url(prod, "result")
-    voter = f"e2e-{secrets.token_hex(4)}"
-    status, _ = http(vote_url, {"vote": "b"}, cookie=f"voter_id={voter}")
-    assert status == 200
-    wait_until("the vote counted", lambda: has_voter(prod, voter), timeout=60)
-
-    # Only the pod is replaced, as an eviction or a node failure would: the claim stays.
-    (old,) = prod.pods("db")
-    kubectl("delete", "pod", "--namespace", prod.namespace, old["metadata"]["name"])
-
-    def replaced_and_ready() -> bool:
-        return any(
-            pod["metadata"]["uid"] != old["metadata"]["uid"]
-            and pod["status"].get("containerStatuses")
-            and all(s["ready"] for s in pod["status"]["containerStatuses"])
-            for pod in prod.pods("db")
-        )
-
-    wait_until("a new db pod Ready", replaced_and_ready, timeout=120)
-    assert has_voter(prod, voter), "the vote written before the db pod was replaced is gone"
-    assert wait_until("result reads the db again", lambda: results(result_url), timeout=60)

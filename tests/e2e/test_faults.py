@@ -1,0 +1,291 @@
+"""Faults on the prod stack (3 vote, 2 worker, 3 result pods, the db on a claim), for real on the
+node: what survives a db pod deleted, postgres killed, redis deleted, a hung container and pods
+deleted. Votes are cast through the vote Service's node port (the prod load balancer's address is
+the one simulated part); what is counted is read from the db itself and from result's API.
+
+Each vote is cast by its own voter id (the `voter_id` cookie), so a vote counted twice, or lost,
+shows as a row too many or too few.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.real_node import (
+    OnRealNode,
+    container_host_pid,
+    deployed_on_real_node,
+    http,
+    node_port_url,
+    ready,
+    results,
+    wait_until,
+)
+from tests.integration.cluster import get_json, kubectl
+
+pytestmark = pytest.mark.e2e
+VOTES = 10  # per batch
+CHOICES = ("a", "b")
+
+
+def totals_of(rows: dict[str, str]) -> dict[str, int]:
+    """What result's API should say for these rows of the votes table."""
+    counts = Counter(rows.values())
+    return {choice: counts[choice] for choice in CHOICES}
+
+
+@pytest.fixture(scope="module")
+def prod(images: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[OnRealNode]:
+    workdir: Path = tmp_path_factory.mktemp("e2e-prod")
+    with deployed_on_real_node("prod", workdir, images, {}) as app:
+        yield app
+
+
+class Ballot:
+    """Votes cast through the vote URL and what the db and result make of them."""
+
+    def __init__(self, app: OnRealNode) -> None:
+        self.app = app
+        self.vote_url = node_port_url(app, "vote")
+        self.result_url = node_port_url(app, "result")
+        self.cast: dict[str, str] = {}  # voter id -> choice, every vote this test cast
+
+    def vote(self, count: int = VOTES) -> list[str]:
+        """`count` new voters; each POST must be taken (200)."""
+        voters = []
+        for n in range(count):
+            voter, choice = f"e2e-{secrets.token_hex(5)}", CHOICES[n % 2]
+            status, _ = http(self.vote_url, {"vote": choice}, cookie=f"voter_id={voter}")
+            assert status == 200, f"vote {n} of {count}: status {status}"
+            self.cast[voter] = choice
+            voters.append(voter)
+        return voters
+
+    def rows(self) -> dict[str, str] | None:
+        """The votes table as the db has it, voter -> choice (None if the db cannot answer)."""
+        found = self.app.exec(
+            "db",
+            "psql",
+            "-U",
+            "postgres",
+            "-tAF",
+            "\t",
+            "-c",
+            "SELECT id, vote FROM votes",
+            check=False,
+        )
+        if found.returncode != 0:
+            return None
+        return dict(line.split("\t") for line in found.stdout.splitlines() if "\t" in line)
+
+    def counted(self, voters: list[str]) -> int:
+        rows = self.rows() or {}
+        return sum(1 for voter in voters if rows.get(voter) == self.cast[voter])
+
+    def all_counted(self, within: float = 90) -> dict[str, str]:
+        """Every vote cast so far is in the db exactly once, and result's totals agree."""
+
+        def check() -> dict[str, str] | None:
+            rows = self.rows()
+            if rows is None or any(rows.get(v) != c for v, c in self.cast.items()):
+                return None
+            return rows
+
+        rows = wait_until(f"all {len(self.cast)} votes counted", check, within)
+        totals = wait_until(
+            "result's totals to match the db",
+            lambda: (t := results(self.result_url)) == totals_of(rows) and t,
+            30,
+        )
+        assert sum(totals.values()) == len(rows)
+        return rows
+
+
+def _db_pod(app: OnRealNode) -> dict[str, Any]:
+    (pod,) = [pod for pod in app.pods("db") if "deletionTimestamp" not in pod["metadata"]]
+    return pod
+
+
+def _ready_db_endpoints(app: OnRealNode) -> int:
+    slices = app.get("endpointslices", "-l", "kubernetes.io/service-name=db")["items"]
+    return sum(
+        1
+        for piece in slices
+        for endpoint in piece.get("endpoints") or []
+        if endpoint["conditions"].get("ready")
+    )
+
+
+def _wait_db_ready(app: OnRealNode, within: float = 120) -> None:
+    wait_until("the db Ready again", lambda: _ready_db_endpoints(app) == 1, within)
+
+
+def test_the_db_claim_keeps_every_vote_when_the_db_pod_is_deleted(prod: OnRealNode) -> None:
+    (claim,) = prod.get("persistentvolumeclaims")["items"]
+    assert claim["status"]["phase"] == "Bound"
+    volume = get_json("persistentvolume", claim["spec"]["volumeName"])
+    assert "local" in volume["spec"], "a real local volume on the node, not a simulated one"
+    assert " /var/lib/postgresql/data " in prod.exec("db", "cat", "/proc/mounts").stdout
+
+    ballot = Ballot(prod)
+    before = ballot.vote()
+    ballot.all_counted()
+    old = _db_pod(prod)
+    # Only the pod goes, as on an eviction or a node drain: the claim stays.
+    kubectl("delete", "pod", "-n", prod.namespace, old["metadata"]["name"], "--wait=false")
+    wait_until("the db out of its Service", lambda: _ready_db_endpoints(prod) == 0, 60)
+    during = ballot.vote()  # queued in redis; the worker retries until the db is back
+    counted_while_down = ballot.counted(during)
+    started = time.monotonic()
+    _wait_db_ready(prod)
+    rows = ballot.all_counted()
+    print(
+        f"\ndb pod deleted: {len(before)} votes before, all kept; {len(during)} cast while it was"
+        f" down ({counted_while_down} counted then), all counted {time.monotonic() - started:.0f}s"
+        f" after; {len(rows)} rows for {len(ballot.cast)} voters, none twice"
+    )
+    assert counted_while_down == 0, "votes were counted while the db had no Ready pod"
+    assert _db_pod(prod)["metadata"]["uid"] != old["metadata"]["uid"]
+
+
+def test_postgres_killed_with_sigkill_loses_no_committed_vote(prod: OnRealNode) -> None:
+    ballot = Ballot(prod)
+    before = ballot.vote()
+    ballot.all_counted()
+    pod = _db_pod(prod)
+    (status,) = pod["status"]["containerStatuses"]
+    # The postmaster is the container's first process (the entrypoint execs it). From inside its
+    # PID namespace SIGKILL cannot reach it: send it from the node, as the OOM killer would.
+    os.kill(container_host_pid(pod), signal.SIGKILL)
+    wait_until(
+        "the db container restarted",
+        lambda: (
+            _db_pod(prod)["status"]["containerStatuses"][0]["restartCount"] > status["restartCount"]
+        ),
+        60,
+    )
+    during = ballot.vote()
+    started = time.monotonic()
+    _wait_db_ready(prod)
+    rows = ballot.all_counted()
+    print(
+        f"\npostgres SIGKILLed: {len(before)} votes before kept (crash recovery from the WAL on"
+        f" the claim); {len(during)} cast during the restart counted"
+        f" {time.monotonic() - started:.0f}s after; {len(rows)} rows in the table, none twice"
+    )
+
+
+def _scale(app: OnRealNode, unit: str, replicas: int) -> None:
+    kubectl("scale", "-n", app.namespace, f"deployment/{unit}", f"--replicas={replicas}")
+    wait_until(
+        f"{unit} at {replicas} ready pods",
+        lambda: sum(ready(pod) for pod in app.pods(unit)) == replicas == len(app.pods(unit)),
+        120,
+    )
+
+
+def test_deleting_redis_loses_the_votes_still_queued_in_it(prod: OnRealNode) -> None:
+    """A property of the app, measured: redis keeps the queue in memory (an emptyDir, no
+    persistence), so votes the worker has not yet taken die with the redis pod."""
+    ballot = Ballot(prod)
+    workers = prod.get("deployment", "worker")["spec"]["replicas"]
+    _scale(prod, "worker", 0)  # nothing takes votes off the queue now
+    try:
+        queued = ballot.vote()
+        length = int(prod.exec("redis", "redis-cli", "LLEN", "votes").stdout)
+        assert length == len(queued)
+        (old,) = prod.pods("redis")
+        kubectl("delete", "pod", "-n", prod.namespace, old["metadata"]["name"])
+        wait_until(
+            "a new redis Ready",
+            lambda: any(
+                ready(pod) and pod["metadata"]["uid"] != old["metadata"]["uid"]
+                for pod in prod.pods("redis")
+            ),
+            120,
+        )
+    finally:
+        _scale(prod, "worker", workers)
+    after = ballot.vote(2)  # the app works again with the new redis
+    wait_until("new votes counted", lambda: ballot.counted(after) == len(after), 60)
+    lost = len(queued) - ballot.counted(queued)
+    print(f"\nredis pod deleted with {length} votes queued: {lost} of them lost")
+    assert lost == len(queued)
+
+
+def test_a_hung_vote_container_is_restarted_by_its_liveness_probe(prod: OnRealNode) -> None:
+    pod = next(pod for pod in prod.pods("vote") if ready(pod))
+    name = pod["metadata"]["name"]
+    (container,) = pod["spec"]["containers"]
+    probe = container["livenessProbe"]
+    grace = pod["spec"]["terminationGracePeriodSeconds"]
+    # Failing from the first missed probe: threshold periods (each probe may also take its
+    # timeout), then the kill, which a frozen process only obeys at SIGKILL, after the grace.
+    limit = probe["periodSeconds"] * (probe["failureThreshold"] + 1) + probe["timeoutSeconds"]
+    limit += grace
+    earliest = probe["periodSeconds"] * (probe["failureThreshold"] - 1)
+    (status,) = pod["status"]["containerStatuses"]
+    # Freeze the process (as a deadlock would): it still holds its port but answers nothing.
+    os.kill(container_host_pid(pod), signal.SIGSTOP)
+    started = time.monotonic()
+
+    def restarted() -> bool:
+        now = get_json("pod", "-n", prod.namespace, name)
+        (current,) = now["status"]["containerStatuses"]
+        return bool(current["restartCount"] > status["restartCount"])
+
+    wait_until(f"{name} restarted by its liveness probe", restarted, limit + 30, interval=2)
+    took = time.monotonic() - started
+    events = kubectl(
+        "get",
+        "events",
+        "-n",
+        prod.namespace,
+        "--field-selector",
+        f"involvedObject.name={name},reason=Unhealthy",
+        "-o",
+        "jsonpath={.items[*].message}",
+    ).stdout
+    print(
+        f"\nvote container frozen: restarted after {took:.0f}s (liveness every"
+        f" {probe['periodSeconds']}s, {probe['failureThreshold']} failures, timeout"
+        f" {probe['timeoutSeconds']}s, grace {grace}s: expected {earliest}-{limit}s)"
+    )
+    assert "Liveness probe failed" in events
+    assert earliest <= took <= limit
+    pod_now = ("pod", "-n", prod.namespace, name)
+    wait_until(f"{name} Ready again", lambda: ready(get_json(*pod_now)), 90)
+
+
+def test_deleted_pods_are_replaced_and_the_counted_votes_stay(prod: OnRealNode) -> None:
+    ballot = Ballot(prod)
+    ballot.vote()
+    counted = ballot.all_counted()
+    replaced = {}
+    for unit in ("vote", "worker", "result"):
+        pod = prod.pods(unit)[0]
+        kubectl("delete", "pod", "-n", prod.namespace, pod["metadata"]["name"], "--wait=false")
+        replaced[unit] = pod["metadata"]["uid"]
+    for unit, uid in replaced.items():
+        replicas = prod.get("deployment", unit)["spec"]["replicas"]
+
+        def back(unit: str = unit, uid: str = uid, replicas: int = replicas) -> bool:
+            pods = [pod for pod in prod.pods(unit) if "deletionTimestamp" not in pod["metadata"]]
+            return uid not in {p["metadata"]["uid"] for p in pods} and sum(map(ready, pods)) == (
+                replicas
+            )
+
+        wait_until(f"{unit} back to {replicas} Ready pods", back, 120)
+    assert ballot.rows() == counted
+    assert results(ballot.result_url) == totals_of(counted)
+    ballot.vote(2)
+    ballot.all_counted()
