@@ -129,6 +129,19 @@ def _wait_db_ready(app: OnRealNode, within: float = 120) -> None:
     wait_until("the db Ready again", lambda: _ready_db_endpoints(app) == 1, within)
 
 
+def _through_db_outage(
+    app: OnRealNode, ballot: Ballot
+) -> tuple[list[str], int, float, dict[str, str]]:
+    """Votes cast while the db is down (queued in redis; the worker retries until the db is
+    back): how many were counted at once, how long after they all were, and the table then."""
+    during = ballot.vote()
+    counted_then = ballot.counted(during)
+    started = time.monotonic()
+    _wait_db_ready(app)
+    rows = ballot.all_counted()
+    return during, counted_then, time.monotonic() - started, rows
+
+
 def test_the_db_claim_keeps_every_vote_when_the_db_pod_is_deleted(prod: OnRealNode) -> None:
     (claim,) = prod.get("persistentvolumeclaims")["items"]
     assert claim["status"]["phase"] == "Bound"
@@ -143,15 +156,11 @@ def test_the_db_claim_keeps_every_vote_when_the_db_pod_is_deleted(prod: OnRealNo
     # Only the pod goes, as on an eviction or a node drain: the claim stays.
     kubectl("delete", "pod", "-n", prod.namespace, old["metadata"]["name"], "--wait=false")
     wait_until("the db out of its Service", lambda: _ready_db_endpoints(prod) == 0, 60)
-    during = ballot.vote()  # queued in redis; the worker retries until the db is back
-    counted_while_down = ballot.counted(during)
-    started = time.monotonic()
-    _wait_db_ready(prod)
-    rows = ballot.all_counted()
+    during, counted_while_down, took, rows = _through_db_outage(prod, ballot)
     print(
         f"\ndb pod deleted: {len(before)} votes before, all kept; {len(during)} cast while it was"
-        f" down ({counted_while_down} counted then), all counted {time.monotonic() - started:.0f}s"
-        f" after; {len(rows)} rows for {len(ballot.cast)} voters, none twice"
+        f" down ({counted_while_down} counted then), all counted {took:.0f}s after;"
+        f" {len(rows)} rows for {len(ballot.cast)} voters, none twice"
     )
     assert counted_while_down == 0, "votes were counted while the db had no Ready pod"
     assert _db_pod(prod)["metadata"]["uid"] != old["metadata"]["uid"]
@@ -173,14 +182,11 @@ def test_postgres_killed_with_sigkill_loses_no_committed_vote(prod: OnRealNode) 
         ),
         60,
     )
-    during = ballot.vote()
-    started = time.monotonic()
-    _wait_db_ready(prod)
-    rows = ballot.all_counted()
+    during, _, took, rows = _through_db_outage(prod, ballot)
     print(
         f"\npostgres SIGKILLed: {len(before)} votes before kept (crash recovery from the WAL on"
-        f" the claim); {len(during)} cast during the restart counted"
-        f" {time.monotonic() - started:.0f}s after; {len(rows)} rows in the table, none twice"
+        f" the claim); {len(during)} cast during the restart, counted {took:.0f}s after;"
+        f" {len(rows)} rows in the table, none twice"
     )
 
 
