@@ -1,0 +1,163 @@
+"""What a run that died leaves in a stack's state, found and cleared before the main job updates it.
+
+    python -m tools.stack_guard STACK
+
+- A lock (file backend): one held by a live `pulumi` process on this machine stops the main job
+  with exit status 3 and a message naming the process; one whose process is gone (killed, or its
+  machine slept through a CI cancel) is removed with `pulumi cancel`, saying so.
+- Pending operations: Pulumi records an operation before it starts and clears it when it ends, so
+  a run killed in between leaves it behind. Pending creates are dropped with
+  `pulumi refresh --clear-pending-creates`: the main job's update then creates those objects again,
+  and the Kubernetes provider creates by server-side apply, so an object that did reach the
+  cluster is adopted by name, never duplicated or orphaned (every object here has a fixed name).
+  The update's own refresh settles pending updates and deletes.
+
+Run with the Pulumi environment of tools/lib.sh (`pulumi` on PATH, PULUMI_BACKEND_URL set).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+PROJECT = "voting-app"
+
+
+@dataclass(frozen=True)
+class Lock:
+    path: Path
+    pid: int
+    hostname: str
+    timestamp: str
+
+    @property
+    def here(self) -> bool:
+        return self.hostname == os.uname().nodename
+
+    @property
+    def alive(self) -> bool:
+        """Held by a pulumi process that still runs on this machine."""
+        try:
+            command = Path(f"/proc/{self.pid}/cmdline").read_bytes()
+        except OSError:
+            return False
+        return b"pulumi" in command
+
+
+def backend_dir() -> Path | None:
+    url = os.environ.get("PULUMI_BACKEND_URL", "")
+    if not url.startswith("file://"):
+        return None
+    return Path(url.removeprefix("file://").split("?")[0])
+
+
+def locks(stack: str) -> list[Lock]:
+    backend = backend_dir()
+    if backend is None:
+        return []
+    found = []
+    for path in sorted((backend / ".pulumi" / "locks").glob(f"*/{PROJECT}/{stack}/*.json")):
+        try:
+            content = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        found.append(
+            Lock(
+                path,
+                int(content.get("pid", 0)),
+                content.get("hostname", "?"),
+                content.get("timestamp", "?"),
+            )
+        )
+    return found
+
+
+def pulumi(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["pulumi", *args, "--non-interactive"],
+        check=check,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+def pending_operations(stack: str) -> list[dict[str, Any]]:
+    exported = pulumi("stack", "export", "--stack", stack, check=False)
+    if exported.returncode != 0:
+        return []  # a stack that does not exist yet has nothing pending
+    deployment = json.loads(exported.stdout).get("deployment") or {}
+    operations: list[dict[str, Any]] = deployment.get("pending_operations") or []
+    return operations
+
+
+def describe(operation: dict[str, Any]) -> str:
+    resource = operation.get("resource") or {}
+    name = str(resource.get("urn", "?")).rsplit("::", 1)[-1]
+    kind = str(resource.get("type", "?")).rsplit(":", 1)[-1]
+    return f"{kind} {name}"
+
+
+def say(message: str) -> None:
+    print(f"==> {message}", flush=True)
+
+
+def guard(stack: str) -> int:
+    held = locks(stack)
+    live = [lock for lock in held if not lock.here or lock.alive]
+    if live:
+        lock = live[0]
+        who = f"pid {lock.pid}" if lock.here else f"pid {lock.pid} on {lock.hostname}"
+        print(
+            f"tools/up: stack {stack!r} is locked by a running update ({who}, since"
+            f" {lock.timestamp}; lock file {lock.path}). Another tools/up or pulumi is deploying"
+            " it: wait for it to finish, or stop it. A lock whose process has died is cleared by"
+            " the next tools/up (or by hand: pulumi cancel --stack " + stack + ").",
+            file=sys.stderr,
+        )
+        return 3
+    for lock in held:
+        say(
+            f"stack {stack}: removing the lock of a run that died (pid {lock.pid}, since"
+            f" {lock.timestamp}): pulumi cancel"
+        )
+    if held:
+        pulumi("cancel", "--yes", "--stack", stack)
+    operations = pending_operations(stack)
+    creates = [operation for operation in operations if operation.get("type") == "creating"]
+    if creates:
+        say(
+            f"stack {stack}: the last run died while creating {len(creates)} object(s)"
+            f" ({', '.join(describe(operation) for operation in creates)}); dropping them from"
+            " the state (pulumi refresh --clear-pending-creates): this update creates them again"
+            " by server-side apply, adopting any that did reach the cluster"
+        )
+        pulumi(
+            "refresh",
+            "--stack",
+            stack,
+            "--yes",
+            "--skip-preview",
+            "--suppress-progress",
+            "--clear-pending-creates",
+        )
+    others = [operation for operation in operations if operation.get("type") != "creating"]
+    if others:
+        what = ", ".join(f"{operation.get('type')} {describe(operation)}" for operation in others)
+        say(
+            f"stack {stack}: the last run died during {len(others)} other operation(s)"
+            f" ({what}); this update's refresh reads their real state first"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        print(__doc__, file=sys.stderr)
+        sys.exit(2)
+    sys.exit(guard(sys.argv[1]))
