@@ -1,0 +1,200 @@
+"""The README's main-job command (`tools/up --simulated`, the dev stack on the local control plane)
+run for real, in a copy of the project: its own stack files, its own file backend (`.state/` of
+the copy), a namespace and node ports of its own, and the checkout's tools, virtualenvs and
+local cluster (linked). A developer's own `tools/up` deployment is never touched."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tests.integration.cluster import get_json, kubectl
+from tests.stack_files import ROOT
+from tools.project_copy import StackConfig, copy_program, edit_stack_config, point_at_local_cluster
+
+# What the copy borrows from the checkout, as links.
+SHARED = (
+    "tools",
+    "real-node",
+    "test-images",
+    ".cluster",
+    ".venv-checkov",
+    "requirements.txt",
+    "requirements-dev.txt",
+    "requirements-checkov.txt",
+)
+PASSPHRASE = "voting-app-dev"
+PART_OF = "app.kubernetes.io/part-of=voting-app"
+# The kinds of object the program creates in its namespace (and the Namespace itself).
+KINDS = (
+    "deployments.apps",
+    "services",
+    "secrets",
+    "configmaps",
+    "networkpolicies.networking.k8s.io",
+    "poddisruptionbudgets.policy",
+    "persistentvolumeclaims",
+)
+
+
+@dataclass
+class MainJob:
+    project: Path
+    namespace: str
+
+    def env(self, **extra: str) -> dict[str, str]:
+        env = {
+            key: value
+            for key, value in os.environ.items()
+            if not key.startswith(("PULUMI_BACKEND_URL", "PULUMI_CONFIG_PASSPHRASE"))
+        }
+        return {**env, "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE, **extra}
+
+    def start(self, *args: str, **env: str) -> subprocess.Popen[str]:
+        """`tools/up ARGS` (default `--simulated`) in the background, in a process group of its
+        own (so a signal reaches it, the CLI and its plugins, as a terminal's Ctrl-C or a CI
+        cancel does)."""
+        return subprocess.Popen(
+            [str(self.project / "tools" / "up"), *(args or ("--simulated",))],
+            cwd=self.project,
+            env=self.env(**env),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
+
+    def run(self, *args: str, timeout: float = 600, **env: str) -> subprocess.CompletedProcess[str]:
+        process = self.start(*args, **env)
+        output, _ = process.communicate(timeout=timeout)
+        return subprocess.CompletedProcess(process.args, process.returncode, output, "")
+
+    def pulumi(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        """The Pulumi CLI on the copy's dev stack (`stack init` names it itself), as tools/up
+        sets it up."""
+        stack = () if args[:2] == ("stack", "init") else ("--stack", "dev")
+        script = (
+            'source tools/lib.sh && pulumi_offline_env && export KUBECONFIG="$LOCAL_KUBECONFIG"'
+            ' && exec pulumi "$@"'
+        )
+        return subprocess.run(
+            ["bash", "-c", script, "pulumi", *args, *stack, "--non-interactive"],
+            cwd=self.project,
+            env=self.env(ROOT=str(self.project)),
+            check=check,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+
+    def state(self) -> dict[str, Any]:
+        exported: dict[str, Any] = json.loads(self.pulumi("stack", "export").stdout)
+        return exported
+
+    def state_objects(self) -> dict[tuple[str, str], int]:
+        """(kind, name) -> how many resources of the state declare it."""
+        counts: dict[tuple[str, str], int] = {}
+        for resource in self.state()["deployment"].get("resources") or []:
+            if not resource["type"].startswith("kubernetes:") or "providers" in resource["type"]:
+                continue
+            kind = resource["type"].rsplit(":", 1)[-1]
+            name = (resource.get("outputs") or {}).get("metadata", {}).get("name")
+            counts[(kind, name)] = counts.get((kind, name), 0) + 1
+        return counts
+
+    def cluster_objects(self) -> set[tuple[str, str]]:
+        """(kind, name) of every object of the app in the cluster: its labels, its namespace."""
+        found: set[tuple[str, str]] = set()
+        namespaces = get_json("namespaces", "-l", PART_OF)["items"]
+        for namespace in namespaces:
+            if namespace["metadata"]["name"] == self.namespace:
+                found.add(("Namespace", self.namespace))
+        if not found:
+            return found
+        listed = get_json(",".join(KINDS), "--namespace", self.namespace)["items"]
+        for item in listed:
+            if item.get("metadata", {}).get("labels", {}).get("app.kubernetes.io/part-of") == (
+                "voting-app"
+            ):
+                found.add((item["kind"], item["metadata"]["name"]))
+        return found
+
+    def converged(self, preview: bool = True) -> None:
+        """Every object the state declares exists once, every labelled object in the cluster is
+        in the state, nothing is pending, and (with `preview`) a preview sees no change."""
+        state = self.state_objects()
+        twice = {key: count for key, count in state.items() if count != 1}
+        assert not twice, f"declared more than once in the state: {twice}"
+        assert not self.state()["deployment"].get("pending_operations")
+        in_cluster = self.cluster_objects()
+        assert set(state) == in_cluster, (
+            f"orphans (in the cluster, not the state): {in_cluster - set(state)};"
+            f" missing (in the state, not the cluster): {set(state) - in_cluster}"
+        )
+        if preview:
+            seen = self.pulumi("preview", "--expect-no-changes", check=False)
+            assert seen.returncode == 0, seen.stdout[-2000:] + seen.stderr[-2000:]
+
+    def destroy(self) -> None:
+        self.pulumi("destroy", "--yes", "--skip-preview")
+        assert self.cluster_objects() == set()
+
+
+def interrupt(process: subprocess.Popen[str], sig: signal.Signals, grace: float = 60) -> str:
+    """Send `sig` to the run's whole process group; SIGKILL what is left after `grace`."""
+    os.killpg(process.pid, sig)
+    try:
+        output, _ = process.communicate(timeout=grace)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        output, _ = process.communicate()
+    with_group_gone(process.pid)
+    return output
+
+
+def with_group_gone(group: int, timeout: float = 30) -> None:
+    """Wait until no process of the group is left (plugins end after the CLI)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(group, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.2)
+    os.killpg(group, signal.SIGKILL)
+
+
+@contextmanager
+def main_job_copy(
+    workdir: Path, edit: Callable[[StackConfig], None] | None = None
+) -> Iterator[MainJob]:
+    project = workdir / "project"
+    project.mkdir()
+    copy_program(ROOT, project, ["dev", "prod"])
+    for name in SHARED:
+        (project / name).symlink_to(ROOT / name)
+    namespace = f"it-main-{secrets.token_hex(3)}"
+    ports: Mapping[str, int] = {"vote": 30124, "result": 30125}
+
+    def config(values: StackConfig) -> None:
+        point_at_local_cluster(values, namespace, ports)
+        if edit is not None:
+            edit(values)
+
+    edit_stack_config(project, "dev", config)
+    job = MainJob(project, namespace)
+    try:
+        yield job
+    finally:
+        job.pulumi("cancel", "--yes", check=False)
+        job.pulumi("destroy", "--yes", "--skip-preview", "--refresh", check=False)
+        kubectl("delete", "namespace", namespace, "--ignore-not-found", "--wait=false", check=False)
