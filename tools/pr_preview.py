@@ -1,10 +1,12 @@
 """Pull-request preview: what the working tree would change against the base ref, deployed for real.
 
-Run through tools/pr-preview, which sets up the offline environment first. It deploys the base
-ref's program (its dev stack config) to a throwaway stack on the local cluster, previews the
-working tree against it with `pulumi preview --diff` (policy pack included), prints the diff,
-writes it as Markdown for a PR comment, and destroys what it made. No cloud account or secret is
-needed: the dev stack's passphrase is public (README).
+Run through tools/pr-preview, which sets up the offline environment first. For each stack (dev
+and prod, side by side) it deploys the base ref's program with that stack's config to a throwaway
+stack on the local cluster (prod's load balancers simulated, as in the integration tests),
+previews the working tree against it with `pulumi preview --diff` (policy pack included), prints
+the diffs, writes them as Markdown for a PR comment (one heading per stack, and which stacks have
+no change), and destroys what it made. No cloud account or secret is needed: the stacks'
+passphrases are public (README).
 """
 
 from __future__ import annotations
@@ -16,6 +18,9 @@ import sys
 import tarfile
 import tempfile
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
 
@@ -34,16 +39,23 @@ from project_copy import (
 
 ROOT = Path(__file__).resolve().parent.parent
 
-STACK = "dev"
-PASSPHRASE = "voting-app-dev"
-PROGRAM = (*PROGRAM_FILES, f"Pulumi.{STACK}.yaml")
+STACKS = {"dev": "voting-app-dev", "prod": "voting-app-prod"}  # stack -> its (public) passphrase
 MARKER = "<!-- voting-app-pr-preview -->"
 
 
-def export_ref(repo: Path, ref: str, destination: Path) -> None:
-    """The program files of `ref`, as committed."""
+def export_ref(repo: Path, ref: str, stack: str, destination: Path) -> None:
+    """The program files and the stack's config of `ref`, as committed."""
     archive = subprocess.run(
-        ["git", "-C", str(repo), "archive", "--format=tar", ref, *PROGRAM],
+        [
+            "git",
+            "-C",
+            str(repo),
+            "archive",
+            "--format=tar",
+            ref,
+            *PROGRAM_FILES,
+            f"Pulumi.{stack}.yaml",
+        ],
         check=True,
         capture_output=True,
     ).stdout
@@ -51,40 +63,95 @@ def export_ref(repo: Path, ref: str, destination: Path) -> None:
         tar.extractall(destination, filter="data")
 
 
-def workspace(project: Path, backend: Path, kubeconfig: Path) -> auto.Stack:
+def workspace(project: Path, stack: str, backend: Path, kubeconfig: Path) -> auto.Stack:
     options = auto.LocalWorkspaceOptions(
         work_dir=str(project),
         env_vars={
             "PULUMI_BACKEND_URL": f"file://{backend}",
-            "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE,
+            "PULUMI_CONFIG_PASSPHRASE": STACKS[stack],
             "KUBECONFIG": str(kubeconfig),
         },
         pulumi_command=auto.PulumiCommand(skip_version_check=True),
     )
-    return auto.create_or_select_stack(STACK, work_dir=str(project), opts=options)
+    return auto.create_or_select_stack(stack, work_dir=str(project), opts=options)
 
 
-def markdown(base: str, preview: auto.PreviewResult, seconds: float) -> str:
-    changes = {kind: count for kind, count in preview.change_summary.items() if kind != "same"}
-    summary = ", ".join(f"{count} to {kind}" for kind, count in sorted(changes.items()))
-    return "\n".join(
-        [
-            MARKER,
-            f"### `pulumi preview --diff` of the dev stack against `{base}`",
-            "",
-            f"**{summary or 'no changes'}** "
-            f"({preview.change_summary.get('same', 0)} unchanged; {seconds:.0f} s on the local "
-            "cluster, base deployed for real)",
+@dataclass(frozen=True)
+class StackPreview:
+    stack: str
+    preview: auto.PreviewResult
+
+    @property
+    def changes(self) -> dict[str, int]:
+        return {kind: n for kind, n in self.preview.change_summary.items() if kind != "same"}
+
+    @property
+    def summary(self) -> str:
+        changes = ", ".join(f"{n} to {kind}" for kind, n in sorted(self.changes.items()))
+        return changes or "no changes"
+
+
+def preview_stack(
+    stack: str, args: argparse.Namespace, temp: Path, say: Callable[[str], None]
+) -> StackPreview:
+    """Deploy the base with `stack`'s config, preview the working tree against it, clean up."""
+    namespace = f"pr-preview-{stack}-{secrets.token_hex(3)}"
+    root = temp / stack
+    base_dir, head_dir, backend = root / "base", root / "head", root / "state"
+    for directory in (base_dir, head_dir, backend):
+        directory.mkdir(parents=True)
+    export_ref(args.repo, args.base, stack, base_dir)
+    link_virtualenv(base_dir)
+    copy_program(args.repo, head_dir, [stack])
+    for project in (base_dir, head_dir):
+        # The same edits on both sides cancel out of the diff.
+        edit_stack_config(
+            project,
+            stack,
+            lambda config: point_at_local_cluster(config, namespace, None, args.context),
+        )
+    base = workspace(base_dir, stack, backend, args.kubeconfig)
+    say(f"==> {stack}: deploying {args.base} to a throwaway stack (namespace {namespace})")
+    try:
+        base.up(suppress_progress=True)
+        head = workspace(head_dir, stack, backend, args.kubeconfig)
+        say(f"==> {stack}: previewing the working tree against it")
+        preview = head.preview(
+            diff=True, suppress_progress=True, policy_packs=[str(head_dir / "policy")]
+        )
+    finally:
+        say(f"==> {stack}: cleaning up")
+        base.destroy(suppress_progress=True)
+    return StackPreview(stack, preview)
+
+
+def markdown(base: str, previews: list[StackPreview], seconds: float) -> str:
+    unchanged = [p.stack for p in previews if not p.changes]
+    lines = [
+        MARKER,
+        f"### `pulumi preview --diff` against `{base}`",
+        "",
+        "; ".join(f"**{p.stack}**: {p.summary}" for p in previews)
+        + f" ({seconds:.0f} s on the local cluster, each base deployed for real)",
+        "",
+    ]
+    if unchanged:
+        lines += [f"No change to {', '.join(unchanged)}.", ""]
+    for p in previews:
+        if not p.changes:
+            continue
+        lines += [
+            f"#### {p.stack}: {p.summary} ({p.preview.change_summary.get('same', 0)} unchanged)",
             "",
             "<details><summary>diff</summary>",
             "",
             "```diff",
-            preview.stdout.strip(),
+            p.preview.stdout.strip(),
             "```",
             "</details>",
             "",
         ]
-    )
+    return "\n".join(lines)
 
 
 def main() -> int:
@@ -97,39 +164,23 @@ def main() -> int:
     args = parser.parse_args()
 
     start = time.perf_counter()
-    namespace = f"pr-preview-{secrets.token_hex(3)}"
-    with tempfile.TemporaryDirectory(prefix="pr-preview-") as temp:
-        base_dir, head_dir, backend = Path(temp, "base"), Path(temp, "head"), Path(temp, "state")
-        for directory in (base_dir, head_dir, backend):
-            directory.mkdir()
-        export_ref(args.repo, args.base, base_dir)
-        link_virtualenv(base_dir)
-        copy_program(args.repo, head_dir, [STACK])
-        for project in (base_dir, head_dir):
-            # The same edits on both sides cancel out of the diff.
-            edit_stack_config(
-                project,
-                STACK,
-                lambda config: point_at_local_cluster(config, namespace, None, args.context),
-            )
-
-        base = workspace(base_dir, backend, args.kubeconfig)
-        print(f"==> deploying {args.base} to a throwaway stack (namespace {namespace})", flush=True)
-        try:
-            base.up(suppress_progress=True)
-            head = workspace(head_dir, backend, args.kubeconfig)
-            print("==> previewing the working tree against it", flush=True)
-            preview = head.preview(
-                diff=True, suppress_progress=True, policy_packs=[str(head_dir / "policy")]
-            )
-        finally:
-            print("==> cleaning up", flush=True)
-            base.destroy(suppress_progress=True)
+    # The stacks side by side: each its own namespace, backend and Pulumi processes.
+    with (
+        tempfile.TemporaryDirectory(prefix="pr-preview-") as temp,
+        ThreadPoolExecutor(max_workers=len(STACKS)) as pool,
+    ):
+        futures = [
+            pool.submit(preview_stack, stack, args, Path(temp), lambda m: print(m, flush=True))
+            for stack in STACKS
+        ]
+        previews = [future.result() for future in futures]
 
     seconds = time.perf_counter() - start
-    print(preview.stdout)
+    for p in previews:
+        print(f"==> {p.stack}: {p.summary}")
+        print(p.preview.stdout)
     if args.markdown:
-        args.markdown.write_text(markdown(args.base, preview, seconds))
+        args.markdown.write_text(markdown(args.base, previews, seconds))
         print(f"==> wrote {args.markdown}")
     print(f"pr preview wall time: {seconds:.1f} s")
     return 0

@@ -1,4 +1,5 @@
-"""tools/pr-preview on a sample change: the diff names that change and nothing else."""
+"""tools/pr-preview on a sample change to dev: the diff names that change and nothing else, and
+prod, previewed beside it, shows no change."""
 
 from __future__ import annotations
 
@@ -47,7 +48,12 @@ def test_a_changed_option_previews_as_exactly_that_change(tmp_path: Path) -> Non
     assert "kubernetes:apps/v1:Deployment: (update)" in output
     text = comment.read_text()
     assert text.startswith("<!-- voting-app-pr-preview -->")
-    assert "**1 to update**" in text
+    # Both stacks are previewed; the change is dev's alone, and the comment says so.
+    assert "**dev**: 1 to update" in text
+    assert "**prod**: no changes" in text
+    assert "No change to prod." in text
+    assert "#### dev: 1 to update" in text
+    assert "#### prod" not in text
     assert '"Cats" => "Tacos"' in text
     leftovers = [
         ns["metadata"]["name"]
