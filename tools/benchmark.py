@@ -6,7 +6,10 @@ Run through tools/benchmark, which sets up the offline environment first. Measur
   - a no-change `pulumi up` and a no-change `pulumi preview`
     (each with the policy pack, as every preview and up of the project's commands);
   - the same objects applied with `kubectl apply` plus `kubectl rollout status`, on the same
-    cluster, and the Pulumi/kubectl ratio;
+    cluster, and the Pulumi/kubectl ratio; and a fair baseline: kubectl made to guarantee what
+    Pulumi's await does (every Deployment Available, every Service with a ready endpoint, a
+    LoadBalancer's address), and that ratio;
+  - a breakdown of one `pulumi up` from empty: phases and every resource's create and await;
   - on the real node (started here, stopped at the end), the dev config with the test images:
     `pulumi up` from empty, and the time from the start of that `up` to the first vote counted
     on the result page, beside the simulated `up` of the same run.
@@ -26,6 +29,8 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import pulumi.automation as auto
 
 # Run as a script, this file has tools/ on sys.path.
 from project_copy import (
@@ -103,7 +108,7 @@ def pulumi_objects(workdir: Path, namespace: str) -> Path:
         else:
             metadata["namespace"] = namespace
         objects.append(body)
-    path = workdir / "objects.json"
+    path = workdir / f"objects-{namespace}.json"
     path.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": objects}))
     return path
 
@@ -150,6 +155,7 @@ def main() -> None:
             )
         )
         objects = pulumi_objects(workdir, "bench-kubectl")
+        fair_objects = pulumi_objects(workdir, "bench-fair")
         run("pulumi", "destroy", "--stack", STACK, "--yes", "--suppress-progress", cwd=workdir)
 
         def kubectl_apply() -> None:
@@ -166,16 +172,113 @@ def main() -> None:
 
         kubectl_seconds = timed(kubectl_apply)
         kubectl("delete", "namespace", "bench-kubectl", "--wait=true")
+        fair_seconds = timed(lambda: kubectl_with_pulumis_guarantees(fair_objects, "bench-fair"))
+        kubectl("delete", "namespace", "bench-fair", "--wait=true")
 
     print(f"pulumi up of dev, from empty until all Available: {first_up:.1f} s")
     print(f"pulumi up, no change:                             {no_change_up:.1f} s")
     print(f"pulumi preview, no change:                        {no_change_preview:.1f} s")
     print(f"kubectl apply + rollout status, same objects:     {kubectl_seconds:.1f} s")
     print(f"ratio pulumi up / kubectl:                        {first_up / kubectl_seconds:.1f}x")
+    print(f"kubectl with Pulumi's guarantees (fair baseline): {fair_seconds:.1f} s")
+    print(f"ratio pulumi up / fair baseline:                  {first_up / fair_seconds:.1f}x")
+    with tempfile.TemporaryDirectory() as temp:
+        breakdown(Path(temp))
     real_up, first_vote = real_node_figures()
     print(f"pulumi up of dev on the real node, from empty:    {real_up:.1f} s")
     print(f"  the same up on simulated pods (above):          {first_up:.1f} s")
     print(f"from the start of that up to the first counted vote: {first_vote:.1f} s")
+
+
+def kubectl_with_pulumis_guarantees(objects: Path, namespace: str) -> None:
+    """What Pulumi's await guarantees when `up` returns, done with kubectl: the objects created
+    server-side, every Deployment Available, every Service with a selector backed by a ready
+    endpoint, and every LoadBalancer Service with an address."""
+    kubectl("apply", "--server-side", "-f", str(objects))
+    here = ("--namespace", namespace)
+    kubectl("wait", "--for=condition=Available", "deployment", "--all", *here, "--timeout=600s")
+    services = json.loads(kubectl("get", "services", *here, "-o", "json"))["items"]
+    deadline = time.monotonic() + 600
+    for service in services:
+        name = service["metadata"]["name"]
+        while service["spec"].get("selector") and not _ready_endpoint(namespace, name):
+            if time.monotonic() > deadline:
+                sys.exit(f"benchmark: Service {name} has no ready endpoint after 600 s")
+            time.sleep(0.1)
+        if service["spec"]["type"] == "LoadBalancer":
+            kubectl(
+                "wait",
+                f"service/{name}",
+                *here,
+                "--timeout=600s",
+                "--for=jsonpath={.status.loadBalancer.ingress[0]}",
+            )
+
+
+def _ready_endpoint(namespace: str, service: str) -> bool:
+    slices = json.loads(
+        kubectl(
+            "get",
+            "endpointslices",
+            "--namespace",
+            namespace,
+            "-o",
+            "json",
+            "-l",
+            f"kubernetes.io/service-name={service}",
+        )
+    )["items"]
+    return any(
+        (endpoint.get("conditions") or {}).get("ready")
+        for piece in slices
+        for endpoint in piece.get("endpoints") or []
+    )
+
+
+def breakdown(workdir: Path) -> None:
+    """Where a `pulumi up` from empty spends its time: the engine's events as they arrive (the
+    Automation API's event stream, stamped here on arrival), phase by phase and per resource."""
+    copy_program(ROOT, workdir, [STACK])
+    edit_stack_config(workdir, STACK, lambda config: point_at_local_cluster(config, "bench-why"))
+    (workdir / "state").mkdir()
+    options = auto.LocalWorkspaceOptions(
+        work_dir=str(workdir),
+        env_vars={"PULUMI_BACKEND_URL": f"file://{workdir / 'state'}"},
+        pulumi_command=auto.PulumiCommand(skip_version_check=True),
+    )
+    stack = auto.create_or_select_stack(STACK, work_dir=str(workdir), opts=options)
+    seen: list[tuple[float, auto.EngineEvent]] = []
+    start = time.perf_counter()
+    stack.up(
+        on_event=lambda event: seen.append((time.perf_counter() - start, event)),
+        policy_packs=[str(workdir / "policy")],
+        suppress_progress=True,
+    )
+    total = time.perf_counter() - start
+    stack.destroy(suppress_progress=True)
+
+    def first(kind: str) -> float:
+        return next((at for at, event in seen if getattr(event, kind, None)), float("nan"))
+
+    began: dict[str, float] = {}
+    spans: list[tuple[str, float, float]] = []
+    for at, event in seen:
+        if event.resource_pre_event:
+            began[event.resource_pre_event.metadata.urn] = at
+        elif event.res_outputs_event:
+            urn = event.res_outputs_event.metadata.urn
+            spans.append((urn.rsplit("::", 1)[-1], began.get(urn, at), at))
+    first_resource = min((b for _, b, _ in spans), default=float("nan"))
+    last_resource = max((e for _, _, e in spans), default=float("nan"))
+    print(f"breakdown of one pulumi up from empty ({total:.1f} s, events stamped on arrival):")
+    print(f"  CLI start-up and policy pack loaded:      {first('policy_load_event'):.1f} s")
+    print(f"  engine ready (prelude):                   {first('prelude_event'):.1f} s")
+    print(f"  first resource registered by the program: {first_resource:.1f} s")
+    print(f"  last resource done:                       {last_resource:.1f} s")
+    print(f"  after it, to the CLI's exit:              {total - last_resource:.1f} s")
+    print("  resources by start (start, duration, name); the longest waits mark the critical path:")
+    for name, began_at, ended in sorted(spans, key=lambda span: span[1]):
+        print(f"    {began_at:5.1f} s  {ended - began_at:5.1f} s  {name}")
 
 
 REAL_NODE_PORTS = {"vote": 30304, "result": 30305}
