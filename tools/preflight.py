@@ -9,6 +9,7 @@ the cause and the fix, and exit status 2, with nothing created in the cluster or
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -119,4 +120,6 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
+    # Interrupted, it only stops: nothing was changed, and no traceback is worth showing.
+    signal.signal(signal.SIGINT, lambda *_: sys.exit(130))
     sys.exit(main(sys.argv[1:]))

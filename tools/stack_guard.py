@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -156,8 +157,24 @@ def guard(stack: str) -> int:
     return 0
 
 
-if __name__ == "__main__":
-    if len(sys.argv) != 2:
+def main(argv: list[str]) -> int:
+    if len(argv) != 1:
         print(__doc__, file=sys.stderr)
-        sys.exit(2)
-    sys.exit(guard(sys.argv[1]))
+        return 2
+    # A Ctrl-C or a CI cancel reaches the pulumi this runs too: let it finish cleanly (a
+    # KeyboardInterrupt here would kill it mid-operation), then say what happened.
+    signal.signal(signal.SIGINT, lambda *_: None)
+    try:
+        return guard(argv[0])
+    except subprocess.CalledProcessError as error:
+        print(
+            f"tools/up: clearing what the last run left failed ({' '.join(error.cmd[:3])}):"
+            f" {(error.stderr or '').strip().splitlines()[-1:] or 'no message'}; run tools/up"
+            " again",
+            file=sys.stderr,
+        )
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
