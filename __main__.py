@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import signal
+
 import pulumi
+from pulumi.runtime.mocks import MockMonitor
 
 from components.cluster import cluster_provider
 from components.config import load_stack_config
@@ -10,7 +13,18 @@ from components.config_reader import ConfigError
 from components.voting_app import VotingApp
 
 
+def leave_cancellation_to_the_engine() -> None:
+    """A Ctrl-C or a CI cancel reaches every process of the run; the CLI then finishes the
+    operations in flight and ends the program itself. Interrupted on its own, the program would
+    only print a Python traceback into the run's output. (Not under the unit tests' mocks.)"""
+    if isinstance(pulumi.runtime.settings.SETTINGS.monitor, MockMonitor):
+        return
+    for interrupt in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(interrupt, signal.SIG_IGN)
+
+
 def main() -> None:
+    leave_cancellation_to_the_engine()
     try:
         config = load_stack_config()
     except ConfigError as error:
