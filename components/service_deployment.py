@@ -1,4 +1,5 @@
-"""ServiceDeployment: one Deployment, the claims its pods mount, and an optional Service."""
+"""ServiceDeployment: one Deployment, its own ServiceAccount, the claims its pods mount, and an
+optional Service."""
 
 from __future__ import annotations
 
@@ -119,15 +120,19 @@ def check_args(name: str, args: ServiceDeploymentArgs) -> None:
 
 
 class ServiceDeployment(pulumi.ComponentResource):
-    """A Deployment, the PersistentVolumeClaims it mounts, and (unless exposure is None) a Service.
+    """A Deployment, the ServiceAccount its pods run as, the PersistentVolumeClaims they mount, and
+    (unless exposure is None) a Service.
 
-    One labels dict feeds the Deployment selector, the pod template and the Service selector.
+    One labels dict feeds the Deployment selector, the pod template and the Service selector. The
+    ServiceAccount is the unit's own (named like it), mounts no token and is bound to no role: the
+    units never call the Kubernetes API, and no pod runs as the namespace's `default` account.
     """
 
     labels: dict[str, str]
     selector: dict[str, str]
     port: ContainerPort | None
     replicas: int
+    service_account: k8s.core.v1.ServiceAccount
     claims: list[k8s.core.v1.PersistentVolumeClaim]
     deployment: k8s.apps.v1.Deployment
     service: k8s.core.v1.Service | None
@@ -146,6 +151,7 @@ class ServiceDeployment(pulumi.ComponentResource):
         self.selector = selector_labels(self.labels)
         self.port = args.port
         self.replicas = args.replicas
+        self.service_account = service_account(name, args.namespace, self.labels, child)
         self.claims = [
             _claim(name, volume, args.namespace, self.labels, child)
             for volume in args.volumes
@@ -162,7 +168,7 @@ class ServiceDeployment(pulumi.ComponentResource):
                 strategy=_strategy(args.update_strategy),
                 template=k8s.core.v1.PodTemplateSpecArgs(
                     metadata=k8s.meta.v1.ObjectMetaArgs(labels=self.labels),
-                    spec=_pod_spec(name, args),
+                    spec=_pod_spec(name, args, self.service_account.metadata.name),
                 ),
             ),
             opts=pulumi.ResourceOptions.merge(
@@ -178,6 +184,18 @@ class ServiceDeployment(pulumi.ComponentResource):
                 "service_name": self.service_name,
             }
         )
+
+
+def service_account(
+    unit: str, namespace: pulumi.Input[str], labels: dict[str, str], opts: pulumi.ResourceOptions
+) -> k8s.core.v1.ServiceAccount:
+    """The unit's own identity: no API token is mounted from it, and nothing binds it to a role."""
+    return k8s.core.v1.ServiceAccount(
+        unit,
+        metadata=object_metadata(unit, namespace, labels),
+        automount_service_account_token=False,
+        opts=opts,
+    )
 
 
 def _claim_name(unit: str, volume: ClaimVolume) -> str:
@@ -215,9 +233,12 @@ def _strategy(strategy: UpdateStrategy) -> k8s.apps.v1.DeploymentStrategyArgs:
     )
 
 
-def _pod_spec(name: str, args: ServiceDeploymentArgs) -> k8s.core.v1.PodSpecArgs:
+def _pod_spec(
+    name: str, args: ServiceDeploymentArgs, service_account_name: pulumi.Input[str]
+) -> k8s.core.v1.PodSpecArgs:
     security = args.security
     return k8s.core.v1.PodSpecArgs(
+        service_account_name=service_account_name,
         # None of the units talks to the Kubernetes API, and peers are found through DNS.
         automount_service_account_token=False,
         enable_service_links=False,

@@ -87,6 +87,12 @@ PolicyPack(
             MANDATORY,
         ),
         stack_policy(
+            "own-service-accounts",
+            "Every workload runs as a ServiceAccount of its own.",
+            rules.own_service_accounts,
+            MANDATORY,
+        ),
+        stack_policy(
             "load-balancers-only-on-cloud",
             "LoadBalancer Services only on cloud stacks.",
             rules.load_balancers_only_on_cloud,

@@ -184,3 +184,30 @@ def trust_auth_on_cloud(resources: Sequence[Resource]) -> list[str]:
         for e in c.get("env") or []
         if e.get("name") == HOST_AUTH_VARIABLE and e.get("value") == "trust"
     ]
+
+
+def own_service_accounts(resources: Sequence[Resource]) -> list[str]:
+    """Every workload runs as a ServiceAccount of its own: named, not `default`, not shared."""
+    messages = []
+    users: dict[tuple[str, str], list[str]] = {}
+    for resource_type, props in resources:
+        path = WORKLOAD_TEMPLATE_PATHS.get(resource_type)
+        if path is None:
+            continue
+        workload = f"{resource_type.rsplit(':', 1)[-1]} {_dig(props, 'metadata', 'name')}"
+        account = _dig(props, *path, "serviceAccountName") or "default"
+        if account == "default":
+            messages.append(
+                f"{workload} runs as its namespace's default ServiceAccount; give it one of its "
+                "own (no token mounted, no role bound unless it calls the API)"
+            )
+        else:
+            namespace = str(_dig(props, "metadata", "namespace"))
+            users.setdefault((namespace, str(account)), []).append(workload)
+    messages += [
+        f"ServiceAccount {account} is shared by {' and '.join(workloads)}: give each its own, so "
+        "a role bound for one never reaches the other"
+        for (_, account), workloads in users.items()
+        if len(workloads) > 1
+    ]
+    return messages

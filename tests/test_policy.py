@@ -38,6 +38,7 @@ def test_the_shipped_stacks_pass_every_mandatory_rule(stack: str) -> None:
         for resource_type, props in resources:
             assert rule(resource_type, props) == [], (rule.__name__, props["metadata"])
     assert rules.load_balancers_only_on_cloud(resources) == []
+    assert rules.own_service_accounts(resources) == []
 
 
 def test_advisories_on_the_shipped_stacks() -> None:
@@ -175,3 +176,21 @@ def test_trust_auth_is_flagged_on_cloud_only(cluster_type: str, auth: str, viola
     messages = rules.trust_auth_on_cloud([namespace(cluster_type), postgres(auth)])
     assert len(messages) == violations
     assert all("Set db.clientAuth to scram-sha-256" in message for message in messages)
+
+
+def workload(name: str, account: str | None, namespace: str = "team") -> rules.Resource:
+    pod = {"containers": []} | ({"serviceAccountName": account} if account else {})
+    metadata = {"name": name, "namespace": namespace}
+    return DEPLOYMENT, {"metadata": metadata, "spec": {"template": {"spec": pod}}}
+
+
+def test_every_workload_needs_a_service_account_of_its_own() -> None:
+    assert rules.own_service_accounts([workload("a", "a"), workload("b", "b")]) == []
+    # The same account name in two namespaces is two accounts.
+    assert rules.own_service_accounts([workload("a", "x"), workload("b", "x", "other")]) == []
+    (unset,) = rules.own_service_accounts([workload("a", None)])
+    assert unset.startswith("Deployment a runs as its namespace's default ServiceAccount")
+    (default,) = rules.own_service_accounts([workload("a", "default")])
+    assert default == unset
+    (shared,) = rules.own_service_accounts([workload("a", "x"), workload("b", "x")])
+    assert shared.startswith("ServiceAccount x is shared by Deployment a and Deployment b")

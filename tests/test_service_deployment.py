@@ -32,6 +32,7 @@ from tests.mocks import VotingMocks, run_with_mocks, unwrap
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 SERVICE = "kubernetes:core/v1:Service"
 CLAIM = "kubernetes:core/v1:PersistentVolumeClaim"
+ACCOUNT = "kubernetes:core/v1:ServiceAccount"
 PORT = ContainerPort(number=8080, name="web")
 
 
@@ -353,9 +354,9 @@ def test_component_type_token_and_parenting() -> None:
     (component,) = mocks.of_type("voting:index:ServiceDeployment")
     assert component.custom is False
     children = [r for r in mocks.registered if r.typ.startswith("kubernetes:")]
-    assert {r.typ for r in children} == {DEPLOYMENT, SERVICE}
+    assert {r.typ for r in children} == {DEPLOYMENT, SERVICE, ACCOUNT}
     child_urns = [urn for urn in mocks.urns if "kubernetes:" in urn]
-    assert len(child_urns) == 2
+    assert len(child_urns) == 3
     for urn in child_urns:
         assert "::voting:index:ServiceDeployment$kubernetes:" in urn
 
@@ -377,3 +378,14 @@ def test_a_scan_exception_without_a_reason_is_refused() -> None:
             mocks=mocks,
         )
     assert mocks.registered == []
+
+
+def test_the_unit_runs_as_its_own_service_account() -> None:
+    mocks, outputs = build(web_args())
+    (account,) = (unwrap(a.inputs) for a in mocks.of_type(ACCOUNT))
+    assert account["metadata"]["name"] == "web"
+    assert account["metadata"]["labels"] == outputs["labels"]
+    assert account["automountServiceAccountToken"] is False
+    pod = deployment_of(mocks)["spec"]["template"]["spec"]
+    assert pod["serviceAccountName"] == "web"
+    assert pod["automountServiceAccountToken"] is False

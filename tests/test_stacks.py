@@ -452,3 +452,18 @@ def test_only_pods_with_a_claim_skip_the_recursive_chown(stack: tuple[str, Progr
         )
         assert policy == ("OnRootMismatch" if has_claim(deployment) else None), unit
     assert has_claim(deployments["db"]) is (name == "prod")
+
+
+def test_every_unit_runs_as_its_own_account_without_api_access(
+    stack: tuple[str, ProgramRun],
+) -> None:
+    _, run = stack
+    accounts = inputs(run, "kubernetes:core/v1:ServiceAccount")
+    assert set(accounts) == set(UNITS)
+    for name, account in accounts.items():
+        assert account["automountServiceAccountToken"] is False, name
+        pod = inputs(run, DEPLOYMENT)[name]["spec"]["template"]["spec"]
+        assert pod["serviceAccountName"] == name
+        assert pod["automountServiceAccountToken"] is False, name
+    # Nothing grants any of them a permission.
+    assert not [r.typ for r in run.mocks.registered if "rbac.authorization.k8s.io" in r.typ]

@@ -10,6 +10,17 @@ from typing import Any
 
 from tools.project_copy import LOCAL_CONTEXT, LOCAL_KUBECONFIG
 
+# Every kind of object the program creates inside its namespace.
+APP_KINDS = (
+    "deployments.apps",
+    "services",
+    "serviceaccounts",
+    "secrets",
+    "configmaps",
+    "networkpolicies.networking.k8s.io",
+    "poddisruptionbudgets.policy",
+    "persistentvolumeclaims",
+)
 KUBECONFIG = Path(os.environ.get("VOTING_APP_KUBECONFIG", LOCAL_KUBECONFIG))
 CONTEXT = LOCAL_CONTEXT
 

@@ -16,7 +16,7 @@ from typing import Any
 import pulumi.automation as auto
 import pytest
 
-from tests.integration.cluster import get_json, kubectl, require_cluster
+from tests.integration.cluster import APP_KINDS, get_json, kubectl, require_cluster
 from tests.integration.workspace import TEST_NODE_PORTS, StackUnderTest, throwaway_stack
 
 pytestmark = pytest.mark.integration
@@ -210,7 +210,7 @@ def test_destroy_leaves_nothing_behind(deployed: Deployed) -> None:
     assert gone.returncode != 0
     assert "NotFound" in gone.stderr
     leftovers = get_json(
-        "all,secrets,configmaps,networkpolicies,poddisruptionbudgets,persistentvolumeclaims",
+        ",".join((*APP_KINDS, "pods", "replicasets.apps")),
         "--all-namespaces",
         "--selector",
         f"app.kubernetes.io/part-of=voting-app,app.kubernetes.io/instance={deployed.namespace}",
