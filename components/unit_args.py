@@ -1,0 +1,110 @@
+"""The arguments of a unit (a Deployment- or StatefulSet-plus-Service), and what they may not
+combine."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import pulumi
+
+from components.specs import (
+    ContainerPort,
+    EnvSpec,
+    Exec,
+    Exposure,
+    ExposureType,
+    Probe,
+    Resources,
+    RollingUpdate,
+    SecurityProfile,
+    Shutdown,
+    UpdateStrategy,
+    Volume,
+)
+
+
+@dataclass(frozen=True)
+class ServiceDeploymentArgs:
+    """Everything one unit needs. The component's resource name is the unit's name.
+
+    namespace: where every object of the unit lives (required).
+    image: container image, pinned to a tag or digest (required).
+    role: the `app.kubernetes.io/component` label, e.g. `frontend` (required).
+    instance: the `app.kubernetes.io/instance` label, unique per deployed copy (required).
+    part_of: the `app.kubernetes.io/part-of` label; default `voting-app`.
+    args: the container's args (the image's CMD), e.g. `("postgres", "-c", "x=y")`; default
+      none keeps the image's own.
+    port: the port the container listens on; default None (the unit serves nothing).
+    replicas: pod count; default 1.
+    env: plain and Secret-backed environment; default empty.
+    resources: requests and limits; default `Resources()` (50m/64Mi requested, 250m/128Mi limit).
+    readiness_probe / liveness_probe: default None (no probe).
+    startup_probe: default None. Holds back readiness and liveness until it first passes: for
+      images whose first start is slow (initdb), instead of a long liveness delay.
+    volumes: emptyDirs, claims and ConfigMap files to mount; default none. Pods that mount a
+      claim get `fsGroupChangePolicy: OnRootMismatch`: the volume is chowned to fs_group only
+      when its root does not match, not recursively on every start.
+    update_strategy: default `RollingUpdate()` (surge 1, never below the desired count).
+    shutdown: default `Shutdown()` (no drain, 30 s grace). Units behind a Service that must not
+      drop requests while pods are replaced drain for a few seconds first.
+    security: pod and container security context; default `SecurityProfile()`.
+    exposure: the Service; default ClusterIP. Needs a port unless its type is `None`.
+    service_name: the Service's name, which is the host name peers dial; default the unit name.
+    image_pull_policy: default `Always`: every pod start asks the registry, so a node never runs
+      a cached copy that the registry would no longer serve.
+    scan_exceptions: checkov checks this unit cannot pass, each with the reason (check id ->
+      reason); written as `checkov.io/skip<n>` annotations on the Deployment. Default none.
+    """
+
+    namespace: pulumi.Input[str]
+    image: str
+    role: str
+    instance: str
+    part_of: str = "voting-app"
+    args: tuple[str, ...] = ()
+    port: ContainerPort | None = None
+    replicas: int = 1
+    env: EnvSpec = field(default_factory=EnvSpec)
+    resources: Resources = Resources()
+    readiness_probe: Probe | None = None
+    liveness_probe: Probe | None = None
+    startup_probe: Probe | None = None
+    volumes: tuple[Volume, ...] = ()
+    update_strategy: UpdateStrategy = RollingUpdate()
+    shutdown: Shutdown = Shutdown()
+    security: SecurityProfile = SecurityProfile()
+    exposure: Exposure = Exposure()
+    service_name: str | None = None
+    image_pull_policy: str = "Always"
+    scan_exceptions: Mapping[str, str] = field(default_factory=dict)
+
+
+def check_args(name: str, args: ServiceDeploymentArgs) -> None:
+    """Reject combinations Kubernetes would reject later, before anything is registered."""
+    problems: list[str] = []
+    if args.replicas < 1:
+        problems.append(f"replicas is {args.replicas}; it must be at least 1")
+    if args.exposure.type is not ExposureType.NONE and args.port is None:
+        problems.append(f"exposure {args.exposure.type.value} needs a port; the unit has none")
+    if args.exposure.node_port is not None and args.exposure.type is not ExposureType.NODE_PORT:
+        problems.append(
+            f"node_port {args.exposure.node_port} is only valid with exposure NodePort, "
+            f"not {args.exposure.type.value}"
+        )
+    if args.port is None and any(
+        probe is not None and not isinstance(probe.check, Exec)
+        for probe in (args.readiness_probe, args.liveness_probe, args.startup_probe)
+    ):
+        problems.append("HTTP and TCP probes need a port; the unit has none")
+    if args.shutdown.drain_seconds < 0:
+        problems.append(f"shutdown drain_seconds is {args.shutdown.drain_seconds}; it must be >= 0")
+    if args.shutdown.grace_seconds <= args.shutdown.drain_seconds:
+        problems.append(
+            f"shutdown grace_seconds {args.shutdown.grace_seconds} must be more than"
+            f" drain_seconds {args.shutdown.drain_seconds}: the process needs time after the drain"
+        )
+    if any(not reason.strip() for reason in args.scan_exceptions.values()):
+        problems.append("every scan exception needs a written reason")
+    if problems:
+        raise ValueError(f"ServiceDeployment {name!r}: " + "; ".join(problems))
