@@ -22,11 +22,21 @@ from components.config_reader import (
     is_pinned_image,
     mapping_without_prefix,
     memory_bytes,
+    optional_object,
     read_object,
 )
 from components.db_auth import DEFAULT_CLIENT_AUTH, ClientAuth
 from components.db_clients import client_auth_problems, db_client_images
-from components.specs import ComputeQuantities, Exposure, ExposureType, Resources
+from components.specs import (
+    Autoscaling,
+    ComputeQuantities,
+    Exposure,
+    ExposureType,
+    Resources,
+    Scale,
+    Spread,
+    WhenUnsatisfiable,
+)
 from components.voting_app_args import (
     DEFAULT_IMAGES,
     DbArgs,
@@ -73,6 +83,7 @@ def parse_stack_config(
     option_a = top.text("optionA", "Cats")
     option_b = top.text("optionB", "Dogs")
     db_password = _db_password(top, secret_keys)
+    spread = read_object(top, "spread", _spread)
     vote = read_object(top, "vote", lambda unit: _web_unit(unit, "vote"))
     result = read_object(top, "result", lambda unit: _web_unit(unit, "result"))
     worker = read_object(top, "worker", _worker)
@@ -92,6 +103,7 @@ def parse_stack_config(
             option_b=option_b,
             node_address=cluster.node_address,
             cluster_type=cluster.type,
+            spread=spread,
             vote=vote,
             result=result,
             worker=worker,
@@ -195,6 +207,61 @@ def _replicas(reader: ObjectReader, default: int) -> int:
     return reader.integer("replicas", default, minimum=1, maximum=MAX_REPLICAS)
 
 
+def _scale(reader: ObjectReader) -> Scale:
+    """`replicas`, or an `autoscaling` range: one or the other, never both."""
+    fixed = reader.has("replicas")
+    replicas = _replicas(reader, 1)
+    autoscaling = optional_object(reader, "autoscaling", _autoscaling)
+    if autoscaling is None:
+        return replicas
+    if fixed:
+        reader.issues.add(
+            reader.key("replicas"),
+            f"{describe(replicas)} together with autoscaling",
+            "replicas or autoscaling, not both: the autoscaler sets the count between "
+            "minReplicas and maxReplicas, and a fixed count would reset it on every update",
+        )
+    return autoscaling
+
+
+def _autoscaling(reader: ObjectReader) -> Autoscaling:
+    found = len(reader.issues.found)
+    low = reader.integer("minReplicas", 1, minimum=1, maximum=MAX_REPLICAS)
+    high = reader.integer("maxReplicas", REQUIRED, minimum=1, maximum=MAX_REPLICAS)
+    if len(reader.issues.found) == found and low > high:
+        reader.issues.add(
+            reader.key("minReplicas"),
+            f"{describe(low)}, above maxReplicas {high}",
+            "minReplicas no larger than maxReplicas",
+        )
+    return Autoscaling(
+        min_replicas=low,
+        max_replicas=max(low, high),
+        cpu_utilization=reader.integer("cpuUtilization", 70, minimum=1, maximum=100),
+        scale_down_stabilization_seconds=reader.integer(
+            "scaleDownStabilizationSeconds", 300, minimum=0, maximum=3600
+        ),
+    )
+
+
+SPREAD_OFF = "Off"
+
+
+def _spread(reader: ObjectReader) -> Spread:
+    choices = [*(w.value for w in WhenUnsatisfiable), SPREAD_OFF]
+
+    def when(name: str, default: WhenUnsatisfiable | None) -> WhenUnsatisfiable | None:
+        chosen = reader.choice(name, default.value if default else SPREAD_OFF, choices)
+        return None if chosen == SPREAD_OFF else WhenUnsatisfiable(chosen)
+
+    defaults = Spread()
+    return Spread(
+        hostname=when("hostname", defaults.hostname),
+        zone=when("zone", defaults.zone),
+        max_skew=reader.integer("maxSkew", defaults.max_skew, minimum=1, maximum=MAX_REPLICAS),
+    )
+
+
 def _exposure(reader: ObjectReader) -> Exposure:
     choices = [t.value for t in ExposureType if t is not ExposureType.NONE]
     type_name = reader.choice("type", ExposureType.NODE_PORT.value, choices)
@@ -213,7 +280,7 @@ def _exposure(reader: ObjectReader) -> Exposure:
 def _web_unit(reader: ObjectReader, unit: str) -> WebUnitArgs:
     return WebUnitArgs(
         image=_image(reader, unit),
-        replicas=_replicas(reader, 1),
+        replicas=_scale(reader),
         resources=read_object(reader, "resources", _resources),
         exposure=read_object(reader, "exposure", _exposure),
     )

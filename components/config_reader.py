@@ -203,6 +203,16 @@ def read_object(reader: ObjectReader, name: str, parse: Callable[[ObjectReader],
     return result
 
 
+def optional_object(
+    reader: ObjectReader, name: str, parse: Callable[[ObjectReader], T]
+) -> T | None:
+    """Like read_object, or None when the key is absent."""
+    if not reader.has(name):
+        reader.child(name)  # asked for, so reject_unknown accepts the key
+        return None
+    return read_object(reader, name, parse)
+
+
 def mapping_without_prefix(raw: Mapping[str, str], prefix: str) -> dict[str, object]:
     """The keys of one config namespace, with the namespace prefix removed."""
     return {key[len(prefix) :]: value for key, value in raw.items() if key.startswith(prefix)}

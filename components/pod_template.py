@@ -22,17 +22,61 @@ from components.specs import (
     Shutdown,
     TcpSocket,
     Volume,
+    replica_range,
 )
 from components.unit_args import ServiceDeploymentArgs
 from components.unit_objects import claim_name
 
 
-def pod_spec(
-    name: str, args: ServiceDeploymentArgs, service_account_name: pulumi.Input[str]
+def pod_template(
+    name: str,
+    args: ServiceDeploymentArgs,
+    labels: dict[str, str],
+    selector: dict[str, str],
+    service_account_name: pulumi.Input[str],
+    *,
+    revision_label: str,
+) -> k8s.core.v1.PodTemplateSpecArgs:
+    """The pods of a unit. `revision_label`: the label its controller gives each revision's pods
+    (Deployment `pod-template-hash`, StatefulSet `controller-revision-hash`), so a rollout's new
+    pods spread among themselves."""
+    return k8s.core.v1.PodTemplateSpecArgs(
+        metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels),
+        spec=_pod_spec(name, args, service_account_name, _spread(args, selector, revision_label)),
+    )
+
+
+def _spread(
+    args: ServiceDeploymentArgs, selector: dict[str, str], revision_label: str
+) -> list[k8s.core.v1.TopologySpreadConstraintArgs] | None:
+    """Spread constraints, only for a unit that can run more than one pod."""
+    if replica_range(args.replicas)[1] < 2:
+        return None
+    return [
+        k8s.core.v1.TopologySpreadConstraintArgs(
+            max_skew=args.spread.max_skew,
+            topology_key=key,
+            when_unsatisfiable=when.value,
+            label_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector),
+            match_label_keys=[revision_label],
+            # A node whose taints the pods do not tolerate can take none of them: leave it out
+            # of the count, or with DoNotSchedule it would hold every other node to its zero.
+            node_taints_policy="Honor",
+        )
+        for key, when in args.spread.constraints()
+    ] or None
+
+
+def _pod_spec(
+    name: str,
+    args: ServiceDeploymentArgs,
+    service_account_name: pulumi.Input[str],
+    spread: list[k8s.core.v1.TopologySpreadConstraintArgs] | None,
 ) -> k8s.core.v1.PodSpecArgs:
     security = args.security
     return k8s.core.v1.PodSpecArgs(
         service_account_name=service_account_name,
+        topology_spread_constraints=spread,
         # None of the units talks to the Kubernetes API, and peers are found through DNS.
         automount_service_account_token=False,
         enable_service_links=False,

@@ -8,10 +8,13 @@ import pulumi_kubernetes as k8s
 
 from components.labels import selector_labels, unit_labels
 from components.metadata import object_metadata, scan_exception_annotations
-from components.pod_template import pod_spec
-from components.specs import ClaimVolume, ContainerPort, Recreate, UpdateStrategy
+from components.pod_template import pod_template
+from components.specs import ClaimVolume, ContainerPort, Recreate, Scale, UpdateStrategy
 from components.unit_args import ServiceDeploymentArgs, check_args
-from components.unit_objects import claim, service_account, unit_service
+from components.unit_objects import autoscaler, claim, service_account, unit_service
+
+# The label the Deployment controller gives each revision's pods.
+DEPLOYMENT_REVISION_LABEL = "pod-template-hash"
 
 __all__ = ["ServiceDeployment", "ServiceDeploymentArgs"]
 
@@ -28,10 +31,11 @@ class ServiceDeployment(pulumi.ComponentResource):
     labels: dict[str, str]
     selector: dict[str, str]
     port: ContainerPort | None
-    replicas: int
+    replicas: Scale
     service_account: k8s.core.v1.ServiceAccount
     claims: list[k8s.core.v1.PersistentVolumeClaim]
     deployment: k8s.apps.v1.Deployment
+    autoscaler: k8s.autoscaling.v2.HorizontalPodAutoscaler | None
     service: k8s.core.v1.Service | None
     service_name: pulumi.Output[str] | None
 
@@ -60,17 +64,25 @@ class ServiceDeployment(pulumi.ComponentResource):
                 name, args.namespace, self.labels, scan_exception_annotations(args.scan_exceptions)
             ),
             spec=k8s.apps.v1.DeploymentSpecArgs(
-                replicas=args.replicas,
+                # Under an autoscaler the Deployment declares no count: the autoscaler owns it.
+                replicas=args.replicas if isinstance(args.replicas, int) else None,
                 selector=k8s.meta.v1.LabelSelectorArgs(match_labels=self.selector),
                 strategy=_strategy(args.update_strategy),
-                template=k8s.core.v1.PodTemplateSpecArgs(
-                    metadata=k8s.meta.v1.ObjectMetaArgs(labels=self.labels),
-                    spec=pod_spec(name, args, self.service_account.metadata.name),
+                template=pod_template(
+                    name,
+                    args,
+                    self.labels,
+                    self.selector,
+                    self.service_account.metadata.name,
+                    revision_label=DEPLOYMENT_REVISION_LABEL,
                 ),
             ),
             opts=pulumi.ResourceOptions.merge(
                 child, pulumi.ResourceOptions(depends_on=self.claims)
             ),
+        )
+        self.autoscaler = autoscaler(
+            name, args, self.labels, "Deployment", self.deployment.metadata.name, child
         )
         self.service = unit_service(name, args, self.labels, self.selector, child)
         self.service_name = self.service.metadata.name if self.service is not None else None

@@ -210,3 +210,69 @@ class EnvSpec:
 
     plain: Mapping[str, str] = field(default_factory=dict)
     from_secrets: Mapping[str, SecretKeyRef] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Autoscaling:
+    """A HorizontalPodAutoscaler that sets the unit's replica count from its pods' cpu use.
+
+    min_replicas / max_replicas: the range the autoscaler keeps the count in (1 <= min <= max).
+    cpu_utilization: the average cpu use the autoscaler aims at, in percent of the pods' cpu
+      request (1-100); default 70.
+    scale_down_stabilization_seconds: how long the autoscaler keeps a higher count after the
+      load drops, so a short lull does not remove pods; default 300, Kubernetes' own.
+    The workload then declares no replica count at all: the autoscaler owns it, and an update
+    never resets what the autoscaler chose.
+    """
+
+    min_replicas: int
+    max_replicas: int
+    cpu_utilization: int = 70
+    scale_down_stabilization_seconds: int = 300
+
+
+# A unit runs a fixed number of pods, or as many as its autoscaler decides within a range.
+Scale = int | Autoscaling
+
+
+def replica_range(scale: Scale) -> tuple[int, int]:
+    """The fewest and the most pods a unit runs (outside a rollout)."""
+    if isinstance(scale, Autoscaling):
+        return scale.min_replicas, scale.max_replicas
+    return scale, scale
+
+
+class WhenUnsatisfiable(StrEnum):
+    """What the scheduler does when a pod cannot be placed within the spread's skew."""
+
+    DO_NOT_SCHEDULE = "DoNotSchedule"
+    SCHEDULE_ANYWAY = "ScheduleAnyway"
+
+
+HOSTNAME_TOPOLOGY = "kubernetes.io/hostname"
+ZONE_TOPOLOGY = "topology.kubernetes.io/zone"
+
+
+@dataclass(frozen=True)
+class Spread:
+    """How the pods of a unit that can run more than one spread over nodes and zones.
+
+    hostname: across nodes (`kubernetes.io/hostname`); default ScheduleAnyway: the scheduler
+      prefers another node but never leaves a pod pending for it. None: no constraint.
+    zone: across zones (`topology.kubernetes.io/zone`); default None. Only where the nodes carry
+      the label (cloud clusters do): with DoNotSchedule, a node without it takes none of the
+      unit's pods.
+    max_skew: the most that any node's (zone's) count of the unit's pods may exceed the
+      least-loaded one's; default 1.
+    Each rollout's pods are spread among themselves (`matchLabelKeys: [pod-template-hash]`), so
+    the old pods on their way out do not skew where the new ones go.
+    """
+
+    hostname: WhenUnsatisfiable | None = WhenUnsatisfiable.SCHEDULE_ANYWAY
+    zone: WhenUnsatisfiable | None = None
+    max_skew: int = 1
+
+    def constraints(self) -> list[tuple[str, WhenUnsatisfiable]]:
+        """(topology key, when unsatisfiable) of each constraint, hostname first."""
+        keys = ((HOSTNAME_TOPOLOGY, self.hostname), (ZONE_TOPOLOGY, self.zone))
+        return [(key, when) for key, when in keys if when is not None]

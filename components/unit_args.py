@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import pulumi
 
 from components.specs import (
+    Autoscaling,
     ContainerPort,
     EnvSpec,
     Exec,
@@ -17,8 +18,10 @@ from components.specs import (
     Probe,
     Resources,
     RollingUpdate,
+    Scale,
     SecurityProfile,
     Shutdown,
+    Spread,
     UpdateStrategy,
     Volume,
 )
@@ -36,7 +39,11 @@ class ServiceDeploymentArgs:
     args: the container's args (the image's CMD), e.g. `("postgres", "-c", "x=y")`; default
       none keeps the image's own.
     port: the port the container listens on; default None (the unit serves nothing).
-    replicas: pod count; default 1.
+    replicas: a fixed pod count, or an `Autoscaling` range that a HorizontalPodAutoscaler keeps
+      the count in (the Deployment then declares no count, so no update fights the
+      autoscaler); default 1.
+    spread: how the pods spread over nodes and zones, applied when the unit can run more than
+      one pod; default `Spread()` (prefer other nodes, never block scheduling for it).
     env: plain and Secret-backed environment; default empty.
     resources: requests and limits; default `Resources()` (50m/64Mi requested, 250m/128Mi limit).
     readiness_probe / liveness_probe: default None (no probe).
@@ -64,7 +71,8 @@ class ServiceDeploymentArgs:
     part_of: str = "voting-app"
     args: tuple[str, ...] = ()
     port: ContainerPort | None = None
-    replicas: int = 1
+    replicas: Scale = 1
+    spread: Spread = Spread()
     env: EnvSpec = field(default_factory=EnvSpec)
     resources: Resources = Resources()
     readiness_probe: Probe | None = None
@@ -83,8 +91,9 @@ class ServiceDeploymentArgs:
 def check_args(name: str, args: ServiceDeploymentArgs) -> None:
     """Reject combinations Kubernetes would reject later, before anything is registered."""
     problems: list[str] = []
-    if args.replicas < 1:
-        problems.append(f"replicas is {args.replicas}; it must be at least 1")
+    problems += _scale_problems(args.replicas)
+    if args.spread.max_skew < 1:
+        problems.append(f"spread max_skew is {args.spread.max_skew}; it must be at least 1")
     if args.exposure.type is not ExposureType.NONE and args.port is None:
         problems.append(f"exposure {args.exposure.type.value} needs a port; the unit has none")
     if args.exposure.node_port is not None and args.exposure.type is not ExposureType.NODE_PORT:
@@ -108,3 +117,24 @@ def check_args(name: str, args: ServiceDeploymentArgs) -> None:
         problems.append("every scan exception needs a written reason")
     if problems:
         raise ValueError(f"ServiceDeployment {name!r}: " + "; ".join(problems))
+
+
+def _scale_problems(scale: Scale) -> list[str]:
+    if not isinstance(scale, Autoscaling):
+        return [f"replicas is {scale}; it must be at least 1"] if scale < 1 else []
+    problems = []
+    if not 1 <= scale.min_replicas <= scale.max_replicas:
+        problems.append(
+            f"autoscaling min_replicas {scale.min_replicas} and max_replicas {scale.max_replicas}:"
+            " 1 <= min_replicas <= max_replicas"
+        )
+    if not 1 <= scale.cpu_utilization <= 100:
+        problems.append(
+            f"autoscaling cpu_utilization is {scale.cpu_utilization}; a percentage from 1 to 100"
+        )
+    if scale.scale_down_stabilization_seconds < 0:
+        problems.append(
+            "autoscaling scale_down_stabilization_seconds is "
+            f"{scale.scale_down_stabilization_seconds}; it must be >= 0"
+        )
+    return problems

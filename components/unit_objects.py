@@ -6,7 +6,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.metadata import object_metadata
-from components.specs import ClaimVolume, ExposureType
+from components.specs import Autoscaling, ClaimVolume, ExposureType
 from components.unit_args import ServiceDeploymentArgs
 
 
@@ -76,6 +76,46 @@ def unit_service(
                     node_port=args.exposure.node_port,
                 )
             ],
+        ),
+        opts=opts,
+    )
+
+
+def autoscaler(
+    unit: str,
+    args: ServiceDeploymentArgs,
+    labels: dict[str, str],
+    kind: str,
+    target: pulumi.Input[str],
+    opts: pulumi.ResourceOptions,
+) -> k8s.autoscaling.v2.HorizontalPodAutoscaler | None:
+    """The unit's HorizontalPodAutoscaler on cpu, when its replicas are an Autoscaling range."""
+    scale = args.replicas
+    if not isinstance(scale, Autoscaling):
+        return None
+    cpu = k8s.autoscaling.v2.MetricTargetArgs(
+        type="Utilization", average_utilization=scale.cpu_utilization
+    )
+    return k8s.autoscaling.v2.HorizontalPodAutoscaler(
+        unit,
+        metadata=object_metadata(unit, args.namespace, labels),
+        spec=k8s.autoscaling.v2.HorizontalPodAutoscalerSpecArgs(
+            scale_target_ref=k8s.autoscaling.v2.CrossVersionObjectReferenceArgs(
+                api_version="apps/v1", kind=kind, name=target
+            ),
+            min_replicas=scale.min_replicas,
+            max_replicas=scale.max_replicas,
+            metrics=[
+                k8s.autoscaling.v2.MetricSpecArgs(
+                    type="Resource",
+                    resource=k8s.autoscaling.v2.ResourceMetricSourceArgs(name="cpu", target=cpu),
+                )
+            ],
+            behavior=k8s.autoscaling.v2.HorizontalPodAutoscalerBehaviorArgs(
+                scale_down=k8s.autoscaling.v2.HPAScalingRulesArgs(
+                    stabilization_window_seconds=scale.scale_down_stabilization_seconds
+                )
+            ),
         ),
         opts=opts,
     )

@@ -37,6 +37,7 @@ from components.specs import (
     SecurityProfile,
     Shutdown,
     Volume,
+    replica_range,
 )
 from components.traffic import DEFAULT_DENY, TRAFFIC_GRAPH, Endpoint, egress_spec, ingress_spec
 from components.voting_app_args import (
@@ -353,6 +354,7 @@ class VotingApp(pulumi.ComponentResource):
                 instance=self._args.namespace,
                 port=HTTP_PORT,
                 replicas=unit.replicas,
+                spread=self._args.spread,
                 env=EnvSpec(plain=env),
                 resources=unit.resources,
                 readiness_probe=_web_probe(initial_delay_seconds=10, failure_threshold=3),
@@ -377,6 +379,7 @@ class VotingApp(pulumi.ComponentResource):
                 role="worker",
                 instance=self._args.namespace,
                 replicas=worker.replicas,
+                spread=self._args.spread,
                 resources=worker.resources,
                 volumes=(TMP,),
                 update_strategy=RollingUpdate(max_surge=1, max_unavailable=0),
@@ -426,7 +429,10 @@ class VotingApp(pulumi.ComponentResource):
                 opts=self._child,
             )
             for name, unit in self.units.items()
-            if unit.replicas > 1
+            # maxUnavailable 1 fits any count of 2 or more, so it holds whatever an autoscaler
+            # picks in its range; a unit that can be down to one pod gets none (a budget could
+            # only block node drains, or let the one pod go).
+            if replica_range(unit.replicas)[0] > 1
         ]
 
     def _url(self, name: str, unit: WebUnitArgs) -> pulumi.Output[str]:

@@ -12,7 +12,7 @@ import pulumi
 
 from components.cluster import ClusterType
 from components.db_auth import DEFAULT_CLIENT_AUTH, ClientAuth
-from components.specs import Exposure, ExposureType, Resources
+from components.specs import Exposure, ExposureType, Resources, Scale, Spread
 
 DEFAULT_IMAGES = {
     "vote": "kodekloud/examplevotingapp_vote:v1",
@@ -28,12 +28,13 @@ class WebUnitArgs:
     """vote or result: a web front end.
 
     image: default the course's `kodekloud/examplevotingapp_<unit>:v1`.
-    replicas: default 1. resources: default `Resources()`.
+    replicas: a fixed count, or an `Autoscaling` range (a HorizontalPodAutoscaler on cpu);
+      default 1. resources: default `Resources()`.
     exposure: default NodePort with an allocated port.
     """
 
     image: str
-    replicas: int = 1
+    replicas: Scale = 1
     resources: Resources = Resources()
     exposure: Exposure = Exposure(type=ExposureType.NODE_PORT)
 
@@ -100,6 +101,8 @@ class VotingAppArgs:
     cluster_type: what kind of cluster the stack targets, recorded as the namespace label
       `voting-app/cluster-type` (the policy pack allows LoadBalancers only on `cloud`);
       default kwok.
+    spread: how the pods of units that can run more than one spread over nodes and zones;
+      default `Spread()` (prefer other nodes, never block scheduling for it).
     """
 
     namespace: str
@@ -108,6 +111,7 @@ class VotingAppArgs:
     option_b: str = "Dogs"
     node_address: str = "localhost"
     cluster_type: ClusterType = ClusterType.KWOK
+    spread: Spread = Spread()
     vote: WebUnitArgs = WebUnitArgs(image=DEFAULT_IMAGES["vote"])
     result: WebUnitArgs = WebUnitArgs(image=DEFAULT_IMAGES["result"])
     worker: WorkerArgs = WorkerArgs()

@@ -111,6 +111,12 @@ PolicyPack(
             ADVISORY,
         ),
         stack_policy(
+            "spread-when-replicated",
+            "A unit that can run several pods spreads them over nodes.",
+            rules.spread_when_replicated,
+            ADVISORY,
+        ),
+        stack_policy(
             "no-trust-auth-on-cloud",
             "Postgres on a cloud stack asks its clients for a password.",
             rules.trust_auth_on_cloud,

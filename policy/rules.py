@@ -153,16 +153,71 @@ def load_balancers_only_on_cloud(resources: Sequence[Resource]) -> list[str]:
     ]
 
 
+HPA_TYPE = "kubernetes:autoscaling/v2:HorizontalPodAutoscaler"
+
+
+SCALABLE_KINDS = {"Deployment", "StatefulSet", "ReplicaSet"}
+WorkloadKey = tuple[str, str, str]
+
+
+def _workloads(resources: Sequence[Resource]) -> Iterator[tuple[WorkloadKey, Mapping[str, Any]]]:
+    """Every workload with its (namespace, kind, name), and its pod template spec."""
+    for resource_type, props in resources:
+        path = WORKLOAD_TEMPLATE_PATHS.get(resource_type)
+        if path is not None:
+            kind = resource_type.rsplit(":", 1)[-1]
+            key = (
+                str(_dig(props, "metadata", "namespace")),
+                kind,
+                str(_dig(props, "metadata", "name")),
+            )
+            yield key, props
+
+
+def pod_counts(resources: Sequence[Resource]) -> dict[WorkloadKey, tuple[int, int]]:
+    """Each scalable workload -> the fewest and the most pods it runs: its replicas, or the range
+    of the HorizontalPodAutoscaler that targets it (a workload under one declares no count)."""
+    ranges = {
+        (
+            str(_dig(props, "metadata", "namespace")),
+            str(_dig(props, "spec", "scaleTargetRef", "kind")),
+            str(_dig(props, "spec", "scaleTargetRef", "name")),
+        ): (_dig(props, "spec", "minReplicas") or 1, _dig(props, "spec", "maxReplicas") or 1)
+        for resource_type, props in resources
+        if resource_type == HPA_TYPE
+    }
+    counts = {}
+    for key, props in _workloads(resources):
+        if key[1] in SCALABLE_KINDS:
+            replicas = _dig(props, "spec", "replicas") or 1
+            counts[key] = ranges.get(key) or (replicas, replicas)
+    return counts
+
+
 def web_tier_redundant_on_cloud(resources: Sequence[Resource]) -> list[str]:
     if "cloud" not in cluster_types(resources):
         return []
+    counts = pod_counts(resources)
     return [
-        f"web Deployment {_dig(props, 'metadata', 'name')} runs a single replica on a cloud stack"
-        for resource_type, props in resources
-        if resource_type == "kubernetes:apps/v1:Deployment"
+        f"web {key[1]} {key[2]} can run a single replica on a cloud stack"
+        for key, props in _workloads(resources)
+        if key in counts
         and _dig(props, "spec", "template", "metadata", "labels", "app.kubernetes.io/component")
         == WEB_ROLE
-        and (_dig(props, "spec", "replicas") or 1) < 2
+        and counts[key][0] < 2
+    ]
+
+
+def spread_when_replicated(resources: Sequence[Resource]) -> list[str]:
+    """A workload that can run more than one pod without topology spread constraints."""
+    counts = pod_counts(resources)
+    return [
+        f"{key[1]} {key[2]} can run {counts[key][1]} pods but has no topologySpreadConstraints: "
+        "they may all land on one node (set voting-app:spread)"
+        for key, props in _workloads(resources)
+        if key in counts
+        and counts[key][1] > 1
+        and not _dig(props, "spec", "template", "spec", "topologySpreadConstraints")
     ]
 
 

@@ -14,7 +14,7 @@ from components.cluster import ClusterType
 from components.config import parse_stack_config
 from components.config_reader import ConfigError, is_pinned_image
 from components.db_auth import DEFAULT_CLIENT_AUTH, ClientAuth
-from components.specs import ExposureType
+from components.specs import Autoscaling, ExposureType, Spread, WhenUnsatisfiable
 from components.voting_app_args import DEFAULT_IMAGES, StorageType, VotingAppArgs
 from tests.mocks import VotingMocks
 from tests.program import run_main
@@ -52,7 +52,10 @@ def test_dev_stack_file_parses() -> None:
 def test_prod_stack_file_parses() -> None:
     config = parse(stack_values("prod"), stack_secret_keys("prod"))
     assert config.cluster.is_cloud
-    assert config.app.vote.replicas == config.app.result.replicas == 3
+    assert config.app.vote.replicas == config.app.result.replicas == Autoscaling(3, 10, 70)
+    assert config.app.spread == Spread(
+        hostname=WhenUnsatisfiable.DO_NOT_SCHEDULE, zone=WhenUnsatisfiable.SCHEDULE_ANYWAY
+    )
     assert config.app.vote.exposure.type is ExposureType.LOAD_BALANCER
     assert config.app.db.storage.type is StorageType.PERSISTENT_VOLUME_CLAIM
 
@@ -75,6 +78,8 @@ def test_defaults_apply_to_absent_fields() -> None:
     assert config.cluster.node_address == "localhost"
     assert config.app.vote.image == DEFAULT_IMAGES["vote"]
     assert config.app.vote.replicas == 1
+    assert config.app.spread == Spread()
+    assert config.app.spread.constraints() == [("kubernetes.io/hostname", "ScheduleAnyway")]
     assert config.app.vote.exposure.type is ExposureType.NODE_PORT
     assert config.app.vote.exposure.node_port is None
     assert config.app.db.storage.type is StorageType.EMPTY_DIR
@@ -175,6 +180,16 @@ def renaming(path: str, new_name: str) -> Mutation:
         for part in rest[:-1]:
             node = node[part]
         node[new_name] = node.pop(rest[-1])
+
+    return mutate
+
+
+def autoscaling(unit: str, value: Any) -> Mutation:
+    """The unit's `replicas` replaced by `autoscaling: value`."""
+
+    def mutate(values: dict[str, Any]) -> None:
+        removing(f"{unit}.replicas")(values)
+        setting(f"{unit}.autoscaling", value)(values)
 
     return mutate
 
@@ -329,6 +344,62 @@ BAD_CONFIG: list[tuple[str, Mutation, str, str]] = [
         f"{P}:db.clientAuth",
         "the default when unset",
     ),
+    (
+        "replicas together with autoscaling",
+        setting("vote.autoscaling", {"maxReplicas": 4}),
+        f"{P}:vote.replicas",
+        "not both",
+    ),
+    (
+        "autoscaling min above max",
+        autoscaling("result", {"minReplicas": 5, "maxReplicas": 3}),
+        f"{P}:result.autoscaling.minReplicas",
+        "above maxReplicas 3",
+    ),
+    (
+        "autoscaling without max",
+        autoscaling("vote", {}),
+        f"{P}:vote.autoscaling.maxReplicas",
+        "required",
+    ),
+    (
+        "autoscaling min zero",
+        autoscaling("vote", {"minReplicas": 0, "maxReplicas": 3}),
+        f"{P}:vote.autoscaling.minReplicas",
+        "from 1 to 50",
+    ),
+    (
+        "autoscaling cpu above 100",
+        autoscaling("vote", {"maxReplicas": 3, "cpuUtilization": 150}),
+        f"{P}:vote.autoscaling.cpuUtilization",
+        "from 1 to 100",
+    ),
+    (
+        "autoscaling cpu as a percent string",
+        autoscaling("vote", {"maxReplicas": 3, "cpuUtilization": "70%"}),
+        f"{P}:vote.autoscaling.cpuUtilization",
+        '"70%" (string)',
+    ),
+    (
+        "autoscaling key typo",
+        autoscaling("vote", {"maxReplicas": 3, "targetCPU": 50}),
+        f"{P}:vote.autoscaling.targetCPU",
+        "unknown",
+    ),
+    (
+        "autoscaling on worker",
+        setting("worker.autoscaling", {"maxReplicas": 3}),
+        f"{P}:worker.autoscaling",
+        "unknown",
+    ),
+    (
+        "spread hostname unknown",
+        setting("spread", {"hostname": "Required"}),
+        f"{P}:spread.hostname",
+        "one of DoNotSchedule, ScheduleAnyway, Off",
+    ),
+    ("spread skew zero", setting("spread", {"maxSkew": 0}), f"{P}:spread.maxSkew", "from 1"),
+    ("spread key typo", setting("spread", {"zones": "Off"}), f"{P}:spread.zones", "unknown"),
 ]
 
 

@@ -49,6 +49,7 @@ def test_advisories_on_the_shipped_stacks() -> None:
     assert [m for t, p in prod for m in rules.fixed_node_ports(t, p)] == []
     assert rules.web_tier_redundant_on_cloud(prod) == []
     assert rules.web_tier_redundant_on_cloud(dev) == []
+    assert rules.spread_when_replicated(prod) == rules.spread_when_replicated(dev) == []
     # Both ship db.clientAuth trust for the stock images: flagged on the cloud stack only.
     (trust,) = rules.trust_auth_on_cloud(prod)
     assert trust.startswith("Deployment db: container db trusts every network client")
@@ -194,3 +195,47 @@ def test_every_workload_needs_a_service_account_of_its_own() -> None:
     assert default == unset
     (shared,) = rules.own_service_accounts([workload("a", "x"), workload("b", "x")])
     assert shared.startswith("ServiceAccount x is shared by Deployment a and Deployment b")
+
+
+def hpa(target: str, low: int, high: int) -> rules.Resource:
+    spec = {
+        "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": target},
+        "minReplicas": low,
+        "maxReplicas": high,
+    }
+    return rules.HPA_TYPE, {"metadata": {"name": target, "namespace": "team"}, "spec": spec}
+
+
+def test_pod_counts_come_from_replicas_or_the_autoscaler() -> None:
+    fixed = deployment()
+    fixed["spec"]["replicas"] = 3
+    scaled = deployment()
+    scaled["metadata"]["name"] = "scaled"
+    del scaled["spec"]["replicas"]
+    counts = rules.pod_counts([(DEPLOYMENT, fixed), (DEPLOYMENT, scaled), hpa("scaled", 2, 6)])
+    assert counts == {
+        ("team", "Deployment", "app"): (3, 3),
+        ("team", "Deployment", "scaled"): (2, 6),
+    }
+
+
+def test_a_replicated_unit_without_spreading_is_flagged() -> None:
+    single = deployment()
+    assert rules.spread_when_replicated([(DEPLOYMENT, single)]) == []
+    unscaled = deployment()
+    del unscaled["spec"]["replicas"]
+    (flagged,) = rules.spread_when_replicated([(DEPLOYMENT, unscaled), hpa("app", 1, 4)])
+    assert flagged.startswith("Deployment app can run 4 pods but has no topologySpreadConstraints")
+    unscaled["spec"]["template"]["spec"]["topologySpreadConstraints"] = [
+        {"maxSkew": 1, "topologyKey": "kubernetes.io/hostname"}
+    ]
+    assert rules.spread_when_replicated([(DEPLOYMENT, unscaled), hpa("app", 1, 4)]) == []
+
+
+def test_an_autoscaled_web_unit_on_cloud_needs_a_minimum_of_two() -> None:
+    web = deployment()
+    del web["spec"]["replicas"]
+    cloud = namespace("cloud")
+    (flagged,) = rules.web_tier_redundant_on_cloud([cloud, (DEPLOYMENT, web), hpa("app", 1, 5)])
+    assert flagged == "web Deployment app can run a single replica on a cloud stack"
+    assert rules.web_tier_redundant_on_cloud([cloud, (DEPLOYMENT, web), hpa("app", 2, 5)]) == []

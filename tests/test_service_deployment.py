@@ -9,6 +9,7 @@ import pytest
 
 from components.service_deployment import ServiceDeployment, ServiceDeploymentArgs
 from components.specs import (
+    Autoscaling,
     ClaimVolume,
     ComputeQuantities,
     ConfigMapVolume,
@@ -25,7 +26,9 @@ from components.specs import (
     SecretKeyRef,
     SecurityProfile,
     Shutdown,
+    Spread,
     TcpSocket,
+    WhenUnsatisfiable,
 )
 from tests.mocks import VotingMocks, run_with_mocks, unwrap
 
@@ -334,6 +337,15 @@ def test_security_context_is_locked_down() -> None:
             "HTTP and TCP probes need a port",
         ),
         ({"shutdown": Shutdown(drain_seconds=-1)}, "drain_seconds is -1; it must be >= 0"),
+        ({"replicas": Autoscaling(3, 2)}, "min_replicas 3 and max_replicas 2"),
+        ({"replicas": Autoscaling(0, 2)}, "min_replicas 0 and max_replicas 2"),
+        ({"replicas": Autoscaling(1, 2, cpu_utilization=0)}, "cpu_utilization is 0"),
+        ({"replicas": Autoscaling(1, 2, cpu_utilization=101)}, "cpu_utilization is 101"),
+        (
+            {"replicas": Autoscaling(1, 2, scale_down_stabilization_seconds=-5)},
+            "scale_down_stabilization_seconds is -5",
+        ),
+        ({"spread": Spread(max_skew=0)}, "spread max_skew is 0"),
         (
             {"shutdown": Shutdown(drain_seconds=30, grace_seconds=30)},
             "grace_seconds 30 must be more than drain_seconds 30",
@@ -389,3 +401,73 @@ def test_the_unit_runs_as_its_own_service_account() -> None:
     pod = deployment_of(mocks)["spec"]["template"]["spec"]
     assert pod["serviceAccountName"] == "web"
     assert pod["automountServiceAccountToken"] is False
+
+
+HPA = "kubernetes:autoscaling/v2:HorizontalPodAutoscaler"
+
+
+def test_autoscaling_hands_the_count_to_an_autoscaler() -> None:
+    mocks, outputs = build(web_args(replicas=Autoscaling(2, 7, 55, 60)))
+    spec = deployment_of(mocks)["spec"]
+    assert "replicas" not in spec
+    (hpa,) = (unwrap(h.inputs) for h in mocks.of_type(HPA))
+    assert hpa["metadata"]["name"] == "web"
+    assert hpa["metadata"]["labels"] == outputs["labels"]
+    assert hpa["spec"] == {
+        "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
+        "minReplicas": 2,
+        "maxReplicas": 7,
+        "metrics": [
+            {
+                "type": "Resource",
+                "resource": {
+                    "name": "cpu",
+                    "target": {"type": "Utilization", "averageUtilization": 55},
+                },
+            }
+        ],
+        "behavior": {"scaleDown": {"stabilizationWindowSeconds": 60}},
+    }
+    mocks, _ = build(web_args(replicas=4))
+    assert deployment_of(mocks)["spec"]["replicas"] == 4
+    assert mocks.of_type(HPA) == []
+
+
+def test_pods_spread_only_when_there_can_be_more_than_one() -> None:
+    def constraints(**overrides: Any) -> Any:
+        mocks, _ = build(web_args(**overrides))
+        return deployment_of(mocks)["spec"]["template"]["spec"].get("topologySpreadConstraints")
+
+    assert constraints(replicas=1) is None
+    assert constraints(replicas=Autoscaling(1, 1)) is None
+    (soft,) = constraints(replicas=2)
+    assert soft == {
+        "maxSkew": 1,
+        "topologyKey": "kubernetes.io/hostname",
+        "whenUnsatisfiable": "ScheduleAnyway",
+        "labelSelector": {
+            "matchLabels": {
+                "app.kubernetes.io/name": "web",
+                "app.kubernetes.io/instance": "team-a",
+            }
+        },
+        # Each rollout's pods spread among themselves; tainted nodes are not counted.
+        "matchLabelKeys": ["pod-template-hash"],
+        "nodeTaintsPolicy": "Honor",
+    }
+    hard = Spread(
+        hostname=WhenUnsatisfiable.DO_NOT_SCHEDULE,
+        zone=WhenUnsatisfiable.SCHEDULE_ANYWAY,
+        max_skew=2,
+    )
+    host, zone = constraints(replicas=Autoscaling(1, 3), spread=hard)
+    assert (host["topologyKey"], host["whenUnsatisfiable"], host["maxSkew"]) == (
+        "kubernetes.io/hostname",
+        "DoNotSchedule",
+        2,
+    )
+    assert (zone["topologyKey"], zone["whenUnsatisfiable"]) == (
+        "topology.kubernetes.io/zone",
+        "ScheduleAnyway",
+    )
+    assert constraints(replicas=3, spread=Spread(hostname=None)) is None

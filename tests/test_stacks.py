@@ -19,11 +19,11 @@ SECRET = "kubernetes:core/v1:Secret"
 NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 PDB = "kubernetes:policy/v1:PodDisruptionBudget"
 NAMESPACE = "kubernetes:core/v1:Namespace"
+HPA = "kubernetes:autoscaling/v2:HorizontalPodAutoscaler"
 EXPECTED = {
     "dev": {
         "namespace": "voting-dev",
         "web_exposure": "NodePort",
-        "web_replicas": 1,
         "budgets": set(),
         "db_volume": "emptyDir",
         "db_auth": "trust",
@@ -31,7 +31,6 @@ EXPECTED = {
     "prod": {
         "namespace": "voting-prod",
         "web_exposure": "LoadBalancer",
-        "web_replicas": 3,
         "budgets": {"vote", "result", "worker"},
         "db_volume": "persistentVolumeClaim",
         "db_auth": "trust",
@@ -230,13 +229,23 @@ def test_network_policy_edges_equal_the_traffic_graph(stack: tuple[str, ProgramR
     assert egress_edges == {edge for edge in TRAFFIC_GRAPH if edge.source != OUTSIDE}
 
 
+def fewest_pods(run: ProgramRun, unit: str) -> int:
+    """The Deployment's count, or its autoscaler's minimum when it declares none."""
+    spec = inputs(run, DEPLOYMENT)[unit]["spec"]
+    if "replicas" in spec:
+        count: int = spec["replicas"]
+        return count
+    least: int = inputs(run, HPA)[unit]["spec"]["minReplicas"]
+    return least
+
+
 def test_disruption_budgets_only_where_replicas_exceed_one(stack: tuple[str, ProgramRun]) -> None:
     name, run = stack
     budgets = inputs(run, PDB)
     deployments = inputs(run, DEPLOYMENT)
     assert set(budgets) == EXPECTED[name]["budgets"]
-    for unit, deployment in deployments.items():
-        assert (deployment["spec"]["replicas"] > 1) == (unit in budgets), unit
+    for unit in deployments:
+        assert (fewest_pods(run, unit) > 1) == (unit in budgets), unit
     for unit, budget in budgets.items():
         assert (
             budget["spec"]["selector"]["matchLabels"]
@@ -262,11 +271,46 @@ def test_update_strategies(stack: tuple[str, ProgramRun]) -> None:
         assert 0 < drain < pod["terminationGracePeriodSeconds"]
 
 
-def test_replicas_and_db_storage_per_stack(stack: tuple[str, ProgramRun]) -> None:
+def test_replicas_or_an_autoscaler_as_the_stack_says(stack: tuple[str, ProgramRun]) -> None:
     name, run = stack
     deployments = inputs(run, DEPLOYMENT)
-    for web in ("vote", "result"):
-        assert deployments[web]["spec"]["replicas"] == EXPECTED[name]["web_replicas"]
+    autoscalers = inputs(run, HPA)
+    for unit in UNITS:
+        declared = stack_values(name)[f"voting-app:{unit}"]
+        spec = deployments[unit]["spec"]
+        if "autoscaling" not in declared:
+            assert spec["replicas"] == declared.get("replicas", 1), unit
+            assert unit not in autoscalers
+            continue
+        wanted = declared["autoscaling"]
+        # No count in the Deployment: the autoscaler owns it, and no update resets it.
+        assert "replicas" not in spec, unit
+        hpa = autoscalers[unit]["spec"]
+        assert hpa["scaleTargetRef"] == {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "name": unit,
+        }
+        assert (hpa["minReplicas"], hpa["maxReplicas"]) == (
+            wanted.get("minReplicas", 1),
+            wanted["maxReplicas"],
+        )
+        (metric,) = hpa["metrics"]
+        assert metric["resource"] == {
+            "name": "cpu",
+            "target": {
+                "type": "Utilization",
+                "averageUtilization": wanted.get("cpuUtilization", 70),
+            },
+        }
+    assert set(autoscalers) == {
+        unit for unit in UNITS if "autoscaling" in stack_values(name)[f"voting-app:{unit}"]
+    }
+
+
+def test_db_storage_per_stack(stack: tuple[str, ProgramRun]) -> None:
+    name, run = stack
+    deployments = inputs(run, DEPLOYMENT)
     volumes = {v["name"]: v for v in deployments["db"]["spec"]["template"]["spec"]["volumes"]}
     assert EXPECTED[name]["db_volume"] in volumes["data"]
     claims = inputs(run, "kubernetes:core/v1:PersistentVolumeClaim")
@@ -467,3 +511,28 @@ def test_every_unit_runs_as_its_own_account_without_api_access(
         assert pod["automountServiceAccountToken"] is False, name
     # Nothing grants any of them a permission.
     assert not [r.typ for r in run.mocks.registered if "rbac.authorization.k8s.io" in r.typ]
+
+
+def test_units_that_can_run_several_pods_spread_as_the_stack_says(
+    stack: tuple[str, ProgramRun],
+) -> None:
+    name, run = stack
+    declared = stack_values(name).get("voting-app:spread", {})
+    wanted = {
+        ("kubernetes.io/hostname", declared.get("hostname", "ScheduleAnyway")),
+        ("topology.kubernetes.io/zone", declared.get("zone", "Off")),
+    }
+    wanted = {(key, when) for key, when in wanted if when != "Off"}
+    for unit, deployment in inputs(run, DEPLOYMENT).items():
+        autoscaler = inputs(run, HPA).get(unit)
+        most = autoscaler["spec"]["maxReplicas"] if autoscaler else deployment["spec"]["replicas"]
+        constraints = deployment["spec"]["template"]["spec"].get("topologySpreadConstraints")
+        if most < 2:
+            assert constraints is None, unit
+            continue
+        assert {(c["topologyKey"], c["whenUnsatisfiable"]) for c in constraints} == wanted, unit
+        for constraint in constraints:
+            assert (
+                constraint["labelSelector"]["matchLabels"]
+                == (deployment["spec"]["selector"]["matchLabels"])
+            )
