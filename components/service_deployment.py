@@ -44,7 +44,9 @@ class ServiceDeployment(pulumi.ComponentResource):
     ) -> None:
         check_args(name, args)
         super().__init__("voting:index:ServiceDeployment", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
+        # What the unit depends on, each of its objects waits for (Pulumi does not pass a
+        # component's depends_on down to its children by itself).
+        child = pulumi.ResourceOptions(parent=self, depends_on=opts.depends_on if opts else None)
 
         self.labels = unit_labels(
             name=name, instance=args.instance, component=args.role, part_of=args.part_of

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import pulumi
 import pulumi_kubernetes as k8s
 
@@ -17,11 +19,13 @@ from components.db_auth import (
 )
 from components.db_clients import client_auth_problems, db_client_images
 from components.endpoints import service_url
+from components.footprint import container_bounds, total, unit_footprint
 from components.labels import unit_labels
 from components.metadata import object_metadata
 from components.service_deployment import ServiceDeployment, ServiceDeploymentArgs
 from components.specs import (
     ClaimVolume,
+    ComputeQuantities,
     ConfigMapVolume,
     ContainerPort,
     EmptyDirVolume,
@@ -49,6 +53,8 @@ from components.voting_app_args import (
 )
 
 PART_OF = "voting-app"
+QUOTA_NAME = "app-quota"
+LIMITS_NAME = "app-limits"
 CLUSTER_TYPE_LABEL = "voting-app/cluster-type"
 DB_SECRET_NAME = "db-credentials"
 # The stock worker and result images hard-code this user (and the database `postgres`).
@@ -137,6 +143,10 @@ def _db_startup_probe(command: tuple[str, ...]) -> Probe:
     )
 
 
+def _compute(quantities: ComputeQuantities) -> dict[str, str]:
+    return {"cpu": quantities.cpu, "memory": quantities.memory}
+
+
 def check_db_clients(args: VotingAppArgs) -> None:
     """Refuse a db.client_auth that a known client image of the db cannot log in with."""
     problems = client_auth_problems(args.db.client_auth, db_client_images(unit_images(args)))
@@ -181,7 +191,7 @@ class VotingApp(pulumi.ComponentResource):
         self.namespace_name = self.namespace.metadata.name
         self.db_secret = self._db_secret()
         self.db_config = self._db_config()
-        self.units = {
+        unit_args = {
             "redis": self._redis(),
             "db": self._db(),
             "vote": self._web(
@@ -189,6 +199,17 @@ class VotingApp(pulumi.ComponentResource):
             ),
             "worker": self._worker(),
             "result": self._web("result", args.result, env={"PORT": str(HTTP_PORT.number)}),
+        }
+        self.quota = self._quota(unit_args.values())
+        self.limit_range = self._limit_range(unit_args.values())
+        # The units wait for both: a scale-up's new pods must find the raised quota.
+        self.units = {
+            name: ServiceDeployment(
+                name,
+                unit,
+                pulumi.ResourceOptions(parent=self, depends_on=[self.quota, self.limit_range]),
+            )
+            for name, unit in unit_args.items()
         }
         self.network_policies = self._network_policies()
         self.disruption_budgets = self._disruption_budgets()
@@ -275,117 +296,131 @@ class VotingApp(pulumi.ComponentResource):
             )
         return volumes
 
-    def _unit(self, name: str, args: ServiceDeploymentArgs) -> ServiceDeployment:
-        return ServiceDeployment(name, args, self._child)
-
-    def _redis(self) -> ServiceDeployment:
-        redis = self._args.redis
-        return self._unit(
-            "redis",
-            ServiceDeploymentArgs(
-                namespace=self.namespace_name,
-                image=redis.image,
-                role="queue",
-                instance=self._args.namespace,
-                port=REDIS_PORT,
-                resources=redis.resources,
-                readiness_probe=_exec_probe(("redis-cli", "ping"), failure_threshold=3),
-                liveness_probe=_exec_probe(("redis-cli", "ping"), failure_threshold=6),
-                volumes=(EmptyDirVolume(name="data", mount_path="/data"),),
-                update_strategy=Recreate(),
-                security=DATA_STORE_SECURITY,
-                exposure=Exposure(ExposureType.CLUSTER_IP),
-                service_name="redis",
-                scan_exceptions=DATA_STORE_SCAN_EXCEPTIONS,
+    def _quota(self, units: Iterable[ServiceDeploymentArgs]) -> k8s.core.v1.ResourceQuota:
+        """The namespace's cap: every unit at its most at once (components/footprint.py)."""
+        return k8s.core.v1.ResourceQuota(
+            QUOTA_NAME,
+            metadata=self._metadata(QUOTA_NAME, "quota"),
+            spec=k8s.core.v1.ResourceQuotaSpecArgs(
+                hard=total(unit_footprint(unit) for unit in units).hard()
             ),
+            opts=self._child,
         )
 
-    def _db(self) -> ServiceDeployment:
+    def _limit_range(self, units: Iterable[ServiceDeploymentArgs]) -> k8s.core.v1.LimitRange:
+        bounds = container_bounds(unit.resources for unit in units)
+        return k8s.core.v1.LimitRange(
+            LIMITS_NAME,
+            metadata=self._metadata(LIMITS_NAME, "quota"),
+            spec=k8s.core.v1.LimitRangeSpecArgs(
+                limits=[
+                    k8s.core.v1.LimitRangeItemArgs(
+                        type="Container",
+                        max=_compute(bounds.max),
+                        default=_compute(bounds.default),
+                        default_request=_compute(bounds.default_request),
+                    )
+                ]
+            ),
+            opts=self._child,
+        )
+
+    def _redis(self) -> ServiceDeploymentArgs:
+        redis = self._args.redis
+        return ServiceDeploymentArgs(
+            namespace=self.namespace_name,
+            image=redis.image,
+            role="queue",
+            instance=self._args.namespace,
+            port=REDIS_PORT,
+            resources=redis.resources,
+            readiness_probe=_exec_probe(("redis-cli", "ping"), failure_threshold=3),
+            liveness_probe=_exec_probe(("redis-cli", "ping"), failure_threshold=6),
+            volumes=(EmptyDirVolume(name="data", mount_path="/data"),),
+            update_strategy=Recreate(),
+            security=DATA_STORE_SECURITY,
+            exposure=Exposure(ExposureType.CLUSTER_IP),
+            service_name="redis",
+            scan_exceptions=DATA_STORE_SCAN_EXCEPTIONS,
+        )
+
+    def _db(self) -> ServiceDeploymentArgs:
         db = self._args.db
         ready = ("pg_isready", "--username", DB_USER, "--dbname", "postgres")
-        return self._unit(
-            "db",
-            ServiceDeploymentArgs(
-                namespace=self.namespace_name,
-                image=db.image,
-                role="database",
-                instance=self._args.namespace,
-                args=server_args(db.client_auth),
-                port=POSTGRES_PORT,
-                env=EnvSpec(
-                    plain={
-                        # A subdirectory: a new volume's root may hold lost+found, which initdb
-                        # refuses.
-                        "PGDATA": f"{DB_DATA_PATH}/pgdata",
-                        # Read by the image when it initialises PGDATA (with trust it accepts an
-                        # empty password); our pg_hba.conf enforces the same on every start.
-                        "POSTGRES_HOST_AUTH_METHOD": db.client_auth.value,
-                    },
-                    from_secrets={
-                        "POSTGRES_USER": SecretKeyRef(DB_SECRET_NAME, "username"),
-                        "POSTGRES_PASSWORD": SecretKeyRef(DB_SECRET_NAME, "password"),
-                    },
-                ),
-                resources=db.resources,
-                readiness_probe=_exec_probe(ready, failure_threshold=3),
-                liveness_probe=_exec_probe(ready, failure_threshold=6),
-                startup_probe=_db_startup_probe(ready),
-                volumes=(
-                    _db_data_volume(db.storage),
-                    EmptyDirVolume(name="run", mount_path="/var/run/postgresql", size_limit="16Mi"),
-                    TMP,
-                    *self._db_config_volumes(),
-                ),
-                update_strategy=Recreate(),
-                security=DATA_STORE_SECURITY,
-                exposure=Exposure(ExposureType.CLUSTER_IP),
-                service_name="db",
-                scan_exceptions=DB_SCAN_EXCEPTIONS,
+        return ServiceDeploymentArgs(
+            namespace=self.namespace_name,
+            image=db.image,
+            role="database",
+            instance=self._args.namespace,
+            args=server_args(db.client_auth),
+            port=POSTGRES_PORT,
+            env=EnvSpec(
+                plain={
+                    # A subdirectory: a new volume's root may hold lost+found, which initdb
+                    # refuses.
+                    "PGDATA": f"{DB_DATA_PATH}/pgdata",
+                    # Read by the image when it initialises PGDATA (with trust it accepts an
+                    # empty password); our pg_hba.conf enforces the same on every start.
+                    "POSTGRES_HOST_AUTH_METHOD": db.client_auth.value,
+                },
+                from_secrets={
+                    "POSTGRES_USER": SecretKeyRef(DB_SECRET_NAME, "username"),
+                    "POSTGRES_PASSWORD": SecretKeyRef(DB_SECRET_NAME, "password"),
+                },
             ),
+            resources=db.resources,
+            readiness_probe=_exec_probe(ready, failure_threshold=3),
+            liveness_probe=_exec_probe(ready, failure_threshold=6),
+            startup_probe=_db_startup_probe(ready),
+            volumes=(
+                _db_data_volume(db.storage),
+                EmptyDirVolume(name="run", mount_path="/var/run/postgresql", size_limit="16Mi"),
+                TMP,
+                *self._db_config_volumes(),
+            ),
+            update_strategy=Recreate(),
+            security=DATA_STORE_SECURITY,
+            exposure=Exposure(ExposureType.CLUSTER_IP),
+            service_name="db",
+            scan_exceptions=DB_SCAN_EXCEPTIONS,
         )
 
-    def _web(self, name: str, unit: WebUnitArgs, env: dict[str, str]) -> ServiceDeployment:
-        return self._unit(
-            name,
-            ServiceDeploymentArgs(
-                namespace=self.namespace_name,
-                image=unit.image,
-                role="web",
-                instance=self._args.namespace,
-                port=HTTP_PORT,
-                replicas=unit.replicas,
-                spread=self._args.spread,
-                env=EnvSpec(plain=env),
-                resources=unit.resources,
-                readiness_probe=_web_probe(initial_delay_seconds=10, failure_threshold=3),
-                liveness_probe=_web_probe(initial_delay_seconds=30, failure_threshold=5),
-                volumes=(TMP,),
-                update_strategy=RollingUpdate(max_surge=1, max_unavailable=0),
-                shutdown=WEB_SHUTDOWN,
-                security=WEB_SECURITY,
-                exposure=unit.exposure,
-                service_name=name,
-                scan_exceptions=WEB_SCAN_EXCEPTIONS,
-            ),
+    def _web(self, name: str, unit: WebUnitArgs, env: dict[str, str]) -> ServiceDeploymentArgs:
+        return ServiceDeploymentArgs(
+            namespace=self.namespace_name,
+            image=unit.image,
+            role="web",
+            instance=self._args.namespace,
+            port=HTTP_PORT,
+            replicas=unit.replicas,
+            spread=self._args.spread,
+            env=EnvSpec(plain=env),
+            resources=unit.resources,
+            readiness_probe=_web_probe(initial_delay_seconds=10, failure_threshold=3),
+            liveness_probe=_web_probe(initial_delay_seconds=30, failure_threshold=5),
+            volumes=(TMP,),
+            update_strategy=RollingUpdate(max_surge=1, max_unavailable=0),
+            shutdown=WEB_SHUTDOWN,
+            security=WEB_SECURITY,
+            exposure=unit.exposure,
+            service_name=name,
+            scan_exceptions=WEB_SCAN_EXCEPTIONS,
         )
 
-    def _worker(self) -> ServiceDeployment:
+    def _worker(self) -> ServiceDeploymentArgs:
         worker = self._args.worker
-        return self._unit(
-            "worker",
-            ServiceDeploymentArgs(
-                namespace=self.namespace_name,
-                image=worker.image,
-                role="worker",
-                instance=self._args.namespace,
-                replicas=worker.replicas,
-                spread=self._args.spread,
-                resources=worker.resources,
-                volumes=(TMP,),
-                update_strategy=RollingUpdate(max_surge=1, max_unavailable=0),
-                exposure=Exposure(ExposureType.NONE),
-                scan_exceptions=WORKER_SCAN_EXCEPTIONS,
-            ),
+        return ServiceDeploymentArgs(
+            namespace=self.namespace_name,
+            image=worker.image,
+            role="worker",
+            instance=self._args.namespace,
+            replicas=worker.replicas,
+            spread=self._args.spread,
+            resources=worker.resources,
+            volumes=(TMP,),
+            update_strategy=RollingUpdate(max_surge=1, max_unavailable=0),
+            exposure=Exposure(ExposureType.NONE),
+            scan_exceptions=WORKER_SCAN_EXCEPTIONS,
         )
 
     def _network_policies(self) -> list[k8s.networking.v1.NetworkPolicy]:

@@ -536,3 +536,59 @@ def test_units_that_can_run_several_pods_spread_as_the_stack_says(
                 constraint["labelSelector"]["matchLabels"]
                 == (deployment["spec"]["selector"]["matchLabels"])
             )
+
+
+def _millicores(quantity: str) -> float:
+    return float(quantity[:-1]) if quantity.endswith("m") else float(quantity) * 1000
+
+
+def _bytes(quantity: str) -> float:
+    units = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30}
+    return (
+        float(quantity[:-2]) * units[quantity[-2:]] if quantity[-2:] in units else float(quantity)
+    )
+
+
+def test_the_quota_is_every_unit_at_its_most_at_once(stack: tuple[str, ProgramRun]) -> None:
+    """Recomputed here from the rendered Deployments, autoscalers and claims: a Recreate unit
+    charges its most pods, a rolling one that plus the surge plus its old pods terminating."""
+    _, run = stack
+    pods = 0
+    wanted = {"requests.cpu": 0.0, "requests.memory": 0.0, "limits.cpu": 0.0, "limits.memory": 0.0}
+    for unit, deployment in inputs(run, DEPLOYMENT).items():
+        autoscaler = inputs(run, HPA).get(unit)
+        most = autoscaler["spec"]["maxReplicas"] if autoscaler else deployment["spec"]["replicas"]
+        strategy = deployment["spec"]["strategy"]
+        at_once = most
+        if strategy["type"] == "RollingUpdate":
+            at_once = 2 * most + strategy["rollingUpdate"]["maxSurge"]
+        pods += at_once
+        resources = container(deployment)["resources"]
+        for kind in ("requests", "limits"):
+            wanted[f"{kind}.cpu"] += at_once * _millicores(resources[kind]["cpu"])
+            wanted[f"{kind}.memory"] += at_once * _bytes(resources[kind]["memory"])
+    claims = inputs(run, "kubernetes:core/v1:PersistentVolumeClaim").values()
+    (quota,) = inputs(run, "kubernetes:core/v1:ResourceQuota").values()
+    hard = quota["spec"]["hard"]
+    assert int(hard["pods"]) == pods
+    for key, value in wanted.items():
+        parse = _millicores if key.endswith("cpu") else _bytes
+        assert parse(hard[key]) == value, key
+    assert int(hard["persistentvolumeclaims"]) == len(claims)
+    assert _bytes(hard["requests.storage"]) == sum(
+        _bytes(c["spec"]["resources"]["requests"]["storage"]) for c in claims
+    )
+
+
+def test_the_limit_range_is_bounded_by_the_units(stack: tuple[str, ProgramRun]) -> None:
+    _, run = stack
+    (limit_range,) = inputs(run, "kubernetes:core/v1:LimitRange").values()
+    (item,) = limit_range["spec"]["limits"]
+    assert item["type"] == "Container"
+    every = [container(d)["resources"] for d in inputs(run, DEPLOYMENT).values()]
+    for resource, parse in (("cpu", _millicores), ("memory", _bytes)):
+        limits = [parse(r["limits"][resource]) for r in every]
+        requests = [parse(r["requests"][resource]) for r in every]
+        assert parse(item["max"][resource]) == max(limits), resource
+        assert parse(item["default"][resource]) == min(limits), resource
+        assert parse(item["defaultRequest"][resource]) == min(requests), resource

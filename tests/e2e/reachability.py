@@ -127,7 +127,12 @@ def probe_pod(
                         "readOnlyRootFilesystem": True,
                         "capabilities": {"drop": ["ALL"]},
                     },
-                    "resources": {"limits": {"cpu": "100m", "memory": "64Mi"}},
+                    # Small requests: the probes fit in the headroom the app's quota keeps for
+                    # a rollout (components/footprint.py), which they use while they run.
+                    "resources": {
+                        "requests": {"cpu": "10m", "memory": "16Mi"},
+                        "limits": {"cpu": "100m", "memory": "64Mi"},
+                    },
                 }
             ],
         },

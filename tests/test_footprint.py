@@ -1,0 +1,102 @@
+"""The quota's arithmetic: the most pods a unit can have at once, and what they add up to."""
+
+from __future__ import annotations
+
+import pytest
+
+from components.footprint import (
+    Footprint,
+    container_bounds,
+    most_pods_at_once,
+    total,
+    unit_footprint,
+)
+from components.specs import (
+    Autoscaling,
+    ClaimVolume,
+    ComputeQuantities,
+    Recreate,
+    Resources,
+    RollingUpdate,
+)
+from components.unit_args import ServiceDeploymentArgs
+
+
+@pytest.mark.parametrize(
+    ("scale", "strategy", "pods"),
+    [
+        (1, Recreate(), 1),
+        (3, Recreate(), 3),
+        (1, RollingUpdate(), 3),
+        (3, RollingUpdate(max_surge=1), 7),
+        (3, RollingUpdate(max_surge=2), 8),
+        (Autoscaling(3, 10), RollingUpdate(), 21),
+        (Autoscaling(1, 4), Recreate(), 4),
+    ],
+)
+def test_most_pods_at_once(scale: int | Autoscaling, strategy: object, pods: int) -> None:
+    assert most_pods_at_once(scale, strategy) == pods  # type: ignore[arg-type]
+
+
+def unit(**overrides: object) -> ServiceDeploymentArgs:
+    base: dict[str, object] = {
+        "namespace": "team",
+        "image": "example/app:1",
+        "role": "web",
+        "instance": "team",
+        "resources": Resources(
+            requests=ComputeQuantities("100m", "64Mi"), limits=ComputeQuantities("1", "1Gi")
+        ),
+    }
+    return ServiceDeploymentArgs(**(base | overrides))  # type: ignore[arg-type]
+
+
+def test_a_unit_charges_its_pods_and_its_claims() -> None:
+    data = ClaimVolume(name="data", mount_path="/data", size="10Gi")
+    footprint = unit_footprint(unit(replicas=2, volumes=(data,)))
+    assert footprint == Footprint(
+        pods=5,
+        requests_cpu=500,
+        requests_memory=5 * 64 * 2**20,
+        limits_cpu=5000,
+        limits_memory=5 * 2**30,
+        claims=1,
+        storage=10 * 2**30,
+    )
+    # A StatefulSet's claim template makes one claim per pod it can have.
+    per_pod = unit_footprint(
+        unit(replicas=3, volumes=(data,), update_strategy=Recreate()), claims_per_pod=True
+    )
+    assert (per_pod.pods, per_pod.claims, per_pod.storage) == (3, 3, 30 * 2**30)
+
+
+def test_footprints_add_up_to_the_quota() -> None:
+    summed = total([unit_footprint(unit()), unit_footprint(unit(update_strategy=Recreate()))])
+    assert summed.hard() == {
+        "pods": "4",
+        "requests.cpu": "400m",
+        "requests.memory": "256Mi",
+        "limits.cpu": "4000m",
+        "limits.memory": "4Gi",
+        "persistentvolumeclaims": "0",
+        "requests.storage": "0",
+    }
+
+
+def test_container_bounds_come_from_the_largest_and_smallest_unit() -> None:
+    small = Resources(
+        requests=ComputeQuantities("50m", "32Mi"), limits=ComputeQuantities("200m", "64Mi")
+    )
+    large = Resources(
+        requests=ComputeQuantities("250m", "512Mi"), limits=ComputeQuantities("1", "1Gi")
+    )
+    bounds = container_bounds([large, small])
+    assert bounds.max == ComputeQuantities("1", "1Gi")
+    assert bounds.default == ComputeQuantities("200m", "64Mi")
+    assert bounds.default_request == ComputeQuantities("50m", "32Mi")
+
+
+def test_an_unparsable_quantity_is_refused() -> None:
+    bad = unit(resources=Resources(requests=ComputeQuantities("lots", "64Mi")))
+    with pytest.raises(ValueError, match="not a positive quantity: 'lots'"):
+        unit_footprint(bad)
