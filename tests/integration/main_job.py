@@ -12,12 +12,12 @@ import signal
 import subprocess
 import time
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.integration.cluster import get_json, kubectl
+from tests.integration.cluster import APP_KINDS, get_json, kubectl
 from tests.stack_files import ROOT
 from tools.project_copy import StackConfig, copy_program, edit_stack_config, point_at_local_cluster
 
@@ -34,16 +34,6 @@ SHARED = (
 )
 PASSPHRASE = "voting-app-dev"
 PART_OF = "app.kubernetes.io/part-of=voting-app"
-# The kinds of object the program creates in its namespace (and the Namespace itself).
-KINDS = (
-    "deployments.apps",
-    "services",
-    "secrets",
-    "configmaps",
-    "networkpolicies.networking.k8s.io",
-    "poddisruptionbudgets.policy",
-    "persistentvolumeclaims",
-)
 
 
 @dataclass
@@ -120,7 +110,7 @@ class MainJob:
                 found.add(("Namespace", self.namespace))
         if not found:
             return found
-        listed = get_json(",".join(KINDS), "--namespace", self.namespace)["items"]
+        listed = get_json(",".join(APP_KINDS), "--namespace", self.namespace)["items"]
         for item in listed:
             if item.get("metadata", {}).get("labels", {}).get("app.kubernetes.io/part-of") == (
                 "voting-app"
@@ -149,28 +139,66 @@ class MainJob:
         assert self.cluster_objects() == set()
 
 
-def interrupt(process: subprocess.Popen[str], sig: signal.Signals, grace: float = 60) -> str:
-    """Send `sig` to the run's whole process group; SIGKILL what is left after `grace`."""
-    os.killpg(process.pid, sig)
+def interrupt(
+    process: subprocess.Popen[str], sig: signal.Signals, grace: float = 60
+) -> tuple[str, list[str]]:
+    """Interrupt the run as its runner would. SIGKILL goes to every process of the run's session:
+    the CLI and its plugins, which Pulumi starts in process groups of their own (so a terminal's
+    Ctrl-C reaches only the CLI), die at once and nothing can clean up. SIGINT and SIGTERM go to
+    the run's process group, as a terminal or a CI cancel sends them; what is left after `grace`
+    is killed. Either way no process of the run outlives this call. Returns the run's output and
+    the commands of the processes that outlived the run by 30 s and had to be killed."""
+    if sig is signal.SIGKILL:
+        for _ in range(50):  # again, for a plugin the CLI was starting as the first round hit
+            if not (pids := session(process.pid)):
+                break
+            for pid in pids:
+                _kill(pid)
+            time.sleep(0.1)
+    else:
+        os.killpg(process.pid, sig)
     try:
         output, _ = process.communicate(timeout=grace)
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
         output, _ = process.communicate()
-    with_group_gone(process.pid)
-    return output
+    return output, with_session_gone(process.pid)
 
 
-def with_group_gone(group: int, timeout: float = 30) -> None:
-    """Wait until no process of the group is left (plugins end after the CLI)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+def session(sid: int) -> list[int]:
+    """The processes of session `sid` (the run's, see MainJob.start): a plugin whose CLI died
+    is re-parented but keeps its session."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
-            os.killpg(group, 0)
-        except ProcessLookupError:
-            return
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # gone meanwhile
+        # After "(comm)": state, ppid, pgrp, session.
+        if int(fields[3]) == sid and fields[0] != "Z":
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _kill(pid: int) -> None:
+    with suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+
+
+def with_session_gone(sid: int, timeout: float = 30) -> list[str]:
+    """Wait until no process of the session is left (plugins end after the CLI); kill what is
+    still there after `timeout` and return their commands."""
+    deadline = time.monotonic() + timeout
+    while (left := session(sid)) and time.monotonic() < deadline:
         time.sleep(0.2)
-    os.killpg(group, signal.SIGKILL)
+    killed = []
+    for pid in left:
+        try:
+            killed.append(Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode())
+        except OSError:
+            continue
+        _kill(pid)
+    return killed
 
 
 @contextmanager

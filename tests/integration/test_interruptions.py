@@ -81,14 +81,18 @@ def test_a_killed_or_cancelled_main_job_converges_on_the_next_run(
     for sig, at in plan:
         process = job.start()
         time.sleep(at)
-        output = interrupt(process, sig)
+        output, outlived = interrupt(process, sig)
         left_lock = any(locks.rglob("*.json"))
         pending = _pending_creates(job)
+        said = [line for line in output.splitlines() if line.startswith("tools/up:")]
         what = (
-            f"{sig.name} at {at:.1f}s (exit {process.returncode}; left: lock {left_lock},"
-            f" {pending} pending creates)"
+            f"{sig.name} at {at:.1f}s (exit {process.returncode}; said: {said or 'nothing'};"
+            f" left: lock {left_lock}, {pending} pending creates)"
         )
         assert "Traceback" not in output, f"{what}:\n{output[-3000:]}"
+        # Nothing of the run may linger: a plugin left running holds the state's files open and
+        # a port, long after the runner moved on.
+        assert not outlived, f"{what}: processes outlived the run by 30 s: {outlived}"
         if sig is not signal.SIGKILL:
             # A cancel is graceful: Pulumi finishes what is in flight, saves, and unlocks (and
             # before the update began, nothing was under way).
