@@ -41,6 +41,7 @@ from components.voting_app_args import (
     DEFAULT_IMAGES,
     DbArgs,
     DbStorage,
+    DbWorkload,
     RedisArgs,
     StorageType,
     VotingAppArgs,
@@ -331,6 +332,9 @@ def _db(reader: ObjectReader, peers: Mapping[str, WorkerArgs | WebUnitArgs]) -> 
         resources=read_object(reader, "resources", _resources),
         storage=read_object(reader, "storage", _storage),
         client_auth=client_auth or DEFAULT_CLIENT_AUTH,
+        workload=DbWorkload(
+            reader.choice("workload", DbWorkload.DEPLOYMENT.value, [w.value for w in DbWorkload])
+        ),
     )
 
 

@@ -36,13 +36,22 @@ def pod_template(
     service_account_name: pulumi.Input[str],
     *,
     revision_label: str,
+    claim_templates: bool = False,
 ) -> k8s.core.v1.PodTemplateSpecArgs:
     """The pods of a unit. `revision_label`: the label its controller gives each revision's pods
     (Deployment `pod-template-hash`, StatefulSet `controller-revision-hash`), so a rollout's new
-    pods spread among themselves."""
+    pods spread among themselves. `claim_templates`: the claims come from a StatefulSet's
+    volumeClaimTemplates, whose controller adds each pod's own claim as the volume of that name;
+    otherwise every pod mounts the unit's one claim."""
+    spread = _spread(args, selector, revision_label)
+    volumes = [
+        _volume(name, volume)
+        for volume in args.volumes
+        if not (claim_templates and isinstance(volume, ClaimVolume))
+    ]
     return k8s.core.v1.PodTemplateSpecArgs(
         metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels),
-        spec=_pod_spec(name, args, service_account_name, _spread(args, selector, revision_label)),
+        spec=_pod_spec(name, args, service_account_name, spread, volumes),
     )
 
 
@@ -72,6 +81,7 @@ def _pod_spec(
     args: ServiceDeploymentArgs,
     service_account_name: pulumi.Input[str],
     spread: list[k8s.core.v1.TopologySpreadConstraintArgs] | None,
+    volumes: list[k8s.core.v1.VolumeArgs],
 ) -> k8s.core.v1.PodSpecArgs:
     security = args.security
     return k8s.core.v1.PodSpecArgs(
@@ -94,7 +104,7 @@ def _pod_spec(
         ),
         termination_grace_period_seconds=args.shutdown.grace_seconds,
         containers=[_container(name, args)],
-        volumes=[_volume(name, volume) for volume in args.volumes] or None,
+        volumes=volumes or None,
     )
 
 

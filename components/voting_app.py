@@ -19,10 +19,11 @@ from components.db_auth import (
 )
 from components.db_clients import client_auth_problems, db_client_images
 from components.endpoints import service_url
-from components.footprint import container_bounds, total, unit_footprint
+from components.footprint import Footprint, container_bounds, total
 from components.labels import unit_labels
 from components.metadata import object_metadata
 from components.service_deployment import ServiceDeployment, ServiceDeploymentArgs
+from components.service_stateful_set import ServiceStatefulSet
 from components.specs import (
     ClaimVolume,
     ComputeQuantities,
@@ -46,6 +47,7 @@ from components.specs import (
 from components.traffic import DEFAULT_DENY, TRAFFIC_GRAPH, Endpoint, egress_spec, ingress_spec
 from components.voting_app_args import (
     DbStorage,
+    DbWorkload,
     StorageType,
     VotingAppArgs,
     WebUnitArgs,
@@ -172,7 +174,7 @@ class VotingApp(pulumi.ComponentResource):
     namespace_name: pulumi.Output[str]
     db_secret: k8s.core.v1.Secret
     db_config: k8s.core.v1.ConfigMap
-    units: dict[str, ServiceDeployment]
+    units: dict[str, ServiceDeployment | ServiceStatefulSet]
     network_policies: list[k8s.networking.v1.NetworkPolicy]
     disruption_budgets: list[k8s.policy.v1.PodDisruptionBudget]
     vote_url: pulumi.Output[str]
@@ -200,11 +202,12 @@ class VotingApp(pulumi.ComponentResource):
             "worker": self._worker(),
             "result": self._web("result", args.result, env={"PORT": str(HTTP_PORT.number)}),
         }
-        self.quota = self._quota(unit_args.values())
+        kinds = {name: self._kind(name) for name in unit_args}
+        self.quota = self._quota(kinds[name].footprint(unit) for name, unit in unit_args.items())
         self.limit_range = self._limit_range(unit_args.values())
         # The units wait for both: a scale-up's new pods must find the raised quota.
         self.units = {
-            name: ServiceDeployment(
+            name: kinds[name](
                 name,
                 unit,
                 pulumi.ResourceOptions(parent=self, depends_on=[self.quota, self.limit_range]),
@@ -296,14 +299,18 @@ class VotingApp(pulumi.ComponentResource):
             )
         return volumes
 
-    def _quota(self, units: Iterable[ServiceDeploymentArgs]) -> k8s.core.v1.ResourceQuota:
+    def _kind(self, name: str) -> type[ServiceDeployment] | type[ServiceStatefulSet]:
+        """What runs the unit's pods: a Deployment, or for db what the stack asks."""
+        if name == "db" and self._args.db.workload is DbWorkload.STATEFUL_SET:
+            return ServiceStatefulSet
+        return ServiceDeployment
+
+    def _quota(self, footprints: Iterable[Footprint]) -> k8s.core.v1.ResourceQuota:
         """The namespace's cap: every unit at its most at once (components/footprint.py)."""
         return k8s.core.v1.ResourceQuota(
             QUOTA_NAME,
             metadata=self._metadata(QUOTA_NAME, "quota"),
-            spec=k8s.core.v1.ResourceQuotaSpecArgs(
-                hard=total(unit_footprint(unit) for unit in units).hard()
-            ),
+            spec=k8s.core.v1.ResourceQuotaSpecArgs(hard=total(footprints).hard()),
             opts=self._child,
         )
 

@@ -74,6 +74,13 @@ class DbStorage:
     storage_class: str | None = None
 
 
+class DbWorkload(StrEnum):
+    """What runs the db pod."""
+
+    DEPLOYMENT = "Deployment"
+    STATEFUL_SET = "StatefulSet"
+
+
 @dataclass(frozen=True)
 class DbArgs:
     """db: PostgreSQL, one pod.
@@ -81,12 +88,16 @@ class DbArgs:
     client_auth: how network clients (worker, result) log in; default scram-sha-256. The stock
       worker and result images can only use trust, and VotingApp refuses them with anything else
       (components/db_clients.py): a stack that runs them says trust explicitly.
+    workload: default Deployment (with a separate claim `db-data` when storage is a claim).
+      StatefulSet: the claim comes from a volumeClaimTemplate (`data-db-0`) and outlives the
+      StatefulSet; the Service is still `db`.
     """
 
     image: str = DEFAULT_IMAGES["db"]
     resources: Resources = Resources()
     storage: DbStorage = DbStorage()
     client_auth: ClientAuth = DEFAULT_CLIENT_AUTH
+    workload: DbWorkload = DbWorkload.DEPLOYMENT
 
 
 @dataclass(frozen=True)

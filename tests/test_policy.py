@@ -52,7 +52,7 @@ def test_advisories_on_the_shipped_stacks() -> None:
     assert rules.spread_when_replicated(prod) == rules.spread_when_replicated(dev) == []
     # Both ship db.clientAuth trust for the stock images: flagged on the cloud stack only.
     (trust,) = rules.trust_auth_on_cloud(prod)
-    assert trust.startswith("Deployment db: container db trusts every network client")
+    assert trust.startswith("StatefulSet db: container db trusts every network client")
     assert rules.trust_auth_on_cloud(dev) == []
 
 

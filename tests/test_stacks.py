@@ -10,10 +10,12 @@ from components.db_clients import KNOWN_DB_CLIENTS
 from components.traffic import OUTSIDE, TRAFFIC_GRAPH, Edge
 from tests.mocks import is_secret, plain_strings, unwrap
 from tests.program import ProgramRun, run_main
+from tests.quantities import millicores, size_bytes
 from tests.stack_files import TEST_PASSWORD, stack_values
 
 UNITS = ("vote", "result", "worker", "redis", "db")
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+STATEFUL_SET = "kubernetes:apps/v1:StatefulSet"
 SERVICE = "kubernetes:core/v1:Service"
 SECRET = "kubernetes:core/v1:Secret"
 NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
@@ -49,6 +51,11 @@ def inputs(run: ProgramRun, typ: str) -> dict[str, dict[str, Any]]:
     return {obj["metadata"]["name"]: obj for obj in objects}
 
 
+def workloads(run: ProgramRun) -> dict[str, dict[str, Any]]:
+    """Every unit's workload (a Deployment, or a StatefulSet where the stack says), by name."""
+    return inputs(run, DEPLOYMENT) | inputs(run, STATEFUL_SET)
+
+
 def container(deployment: dict[str, Any]) -> dict[str, Any]:
     containers = deployment["spec"]["template"]["spec"]["containers"]
     assert len(containers) == 1
@@ -58,12 +65,12 @@ def container(deployment: dict[str, Any]) -> dict[str, Any]:
 
 def test_one_deployment_per_unit(stack: tuple[str, ProgramRun]) -> None:
     _, run = stack
-    assert set(inputs(run, DEPLOYMENT)) == set(UNITS)
+    assert set(workloads(run)) == set(UNITS)
 
 
 def test_selectors_are_within_template_labels(stack: tuple[str, ProgramRun]) -> None:
     _, run = stack
-    for name, deployment in inputs(run, DEPLOYMENT).items():
+    for name, deployment in workloads(run).items():
         selector = deployment["spec"]["selector"]["matchLabels"]
         template_labels = deployment["spec"]["template"]["metadata"]["labels"]
         assert selector, name
@@ -77,7 +84,7 @@ def test_every_service_selects_its_unit_and_targets_a_container_port(
     stack: tuple[str, ProgramRun],
 ) -> None:
     _, run = stack
-    deployments = inputs(run, DEPLOYMENT)
+    deployments = workloads(run)
     for name, service in inputs(run, SERVICE).items():
         selected = [
             deployment
@@ -102,7 +109,7 @@ def test_services_are_named_as_the_apps_dial_and_worker_has_none(
     assert set(services) == {"vote", "result", "redis", "db"}
     assert services["redis"]["spec"]["ports"][0]["port"] == 6379
     assert services["db"]["spec"]["ports"][0]["port"] == 5432
-    worker_labels = inputs(run, DEPLOYMENT)["worker"]["spec"]["template"]["metadata"]["labels"]
+    worker_labels = workloads(run)["worker"]["spec"]["template"]["metadata"]["labels"]
     assert not any(
         service["spec"]["selector"].items() <= worker_labels.items()
         for service in services.values()
@@ -139,7 +146,7 @@ def test_exported_urls_follow_the_exposure(stack: tuple[str, ProgramRun]) -> Non
 
 def test_options_reach_vote(stack: tuple[str, ProgramRun]) -> None:
     name, run = stack
-    env = {e["name"]: e.get("value") for e in container(inputs(run, DEPLOYMENT)["vote"])["env"]}
+    env = {e["name"]: e.get("value") for e in container(workloads(run)["vote"])["env"]}
     assert env["OPTION_A"] == stack_values(name)["voting-app:optionA"]
     assert env["OPTION_B"] == stack_values(name)["voting-app:optionB"]
 
@@ -148,7 +155,7 @@ def test_password_only_through_secret_key_ref_and_stays_secret(
     stack: tuple[str, ProgramRun],
 ) -> None:
     _, run = stack
-    db_env = {e["name"]: e for e in container(inputs(run, DEPLOYMENT)["db"])["env"]}
+    db_env = {e["name"]: e for e in container(workloads(run)["db"])["env"]}
     for variable, key in (("POSTGRES_PASSWORD", "password"), ("POSTGRES_USER", "username")):
         assert "value" not in db_env[variable]
         assert db_env[variable]["valueFrom"]["secretKeyRef"] == {
@@ -166,7 +173,7 @@ def test_password_only_through_secret_key_ref_and_stays_secret(
 
 def test_every_container_has_requests_and_limits(stack: tuple[str, ProgramRun]) -> None:
     _, run = stack
-    for name, deployment in inputs(run, DEPLOYMENT).items():
+    for name, deployment in workloads(run).items():
         resources = container(deployment)["resources"]
         for kind in ("requests", "limits"):
             assert set(resources[kind]) == {"cpu", "memory"}, (name, kind)
@@ -187,7 +194,7 @@ def test_every_object_is_in_the_stack_namespace(stack: tuple[str, ProgramRun]) -
 
 
 def _unit_by_selector(run: ProgramRun, selector: dict[str, str]) -> str:
-    for name, deployment in inputs(run, DEPLOYMENT).items():
+    for name, deployment in workloads(run).items():
         if selector == deployment["spec"]["selector"]["matchLabels"]:
             return name
     raise AssertionError(f"selector {selector} matches no unit")
@@ -231,7 +238,7 @@ def test_network_policy_edges_equal_the_traffic_graph(stack: tuple[str, ProgramR
 
 def fewest_pods(run: ProgramRun, unit: str) -> int:
     """The Deployment's count, or its autoscaler's minimum when it declares none."""
-    spec = inputs(run, DEPLOYMENT)[unit]["spec"]
+    spec = workloads(run)[unit]["spec"]
     if "replicas" in spec:
         count: int = spec["replicas"]
         return count
@@ -242,7 +249,7 @@ def fewest_pods(run: ProgramRun, unit: str) -> int:
 def test_disruption_budgets_only_where_replicas_exceed_one(stack: tuple[str, ProgramRun]) -> None:
     name, run = stack
     budgets = inputs(run, PDB)
-    deployments = inputs(run, DEPLOYMENT)
+    deployments = workloads(run)
     assert set(budgets) == EXPECTED[name]["budgets"]
     for unit in deployments:
         assert (fewest_pods(run, unit) > 1) == (unit in budgets), unit
@@ -253,11 +260,20 @@ def test_disruption_budgets_only_where_replicas_exceed_one(stack: tuple[str, Pro
         )
 
 
+def stops_before_starting(workload: dict[str, Any]) -> bool:
+    spec = workload["spec"]
+    if "volumeClaimTemplates" in spec or "updateStrategy" in spec:  # a StatefulSet
+        return bool(spec["updateStrategy"] == {"type": "RollingUpdate"})
+    return bool(spec["strategy"] == {"type": "Recreate"})
+
+
 def test_update_strategies(stack: tuple[str, ProgramRun]) -> None:
     _, run = stack
-    deployments = inputs(run, DEPLOYMENT)
+    deployments = workloads(run)
     for store in ("db", "redis"):
-        assert deployments[store]["spec"]["strategy"] == {"type": "Recreate"}
+        # Never two pods on one data volume: Recreate, or a StatefulSet (which stops a pod
+        # before it starts its replacement).
+        assert stops_before_starting(deployments[store]), store
         assert deployments[store]["spec"]["replicas"] == 1
     for web in ("vote", "result"):
         strategy = deployments[web]["spec"]["strategy"]
@@ -273,7 +289,7 @@ def test_update_strategies(stack: tuple[str, ProgramRun]) -> None:
 
 def test_replicas_or_an_autoscaler_as_the_stack_says(stack: tuple[str, ProgramRun]) -> None:
     name, run = stack
-    deployments = inputs(run, DEPLOYMENT)
+    deployments = workloads(run)
     autoscalers = inputs(run, HPA)
     for unit in UNITS:
         declared = stack_values(name)[f"voting-app:{unit}"]
@@ -308,13 +324,32 @@ def test_replicas_or_an_autoscaler_as_the_stack_says(stack: tuple[str, ProgramRu
     }
 
 
-def test_db_storage_per_stack(stack: tuple[str, ProgramRun]) -> None:
+def test_db_storage_and_workload_per_stack(stack: tuple[str, ProgramRun]) -> None:
     name, run = stack
-    deployments = inputs(run, DEPLOYMENT)
-    volumes = {v["name"]: v for v in deployments["db"]["spec"]["template"]["spec"]["volumes"]}
-    assert EXPECTED[name]["db_volume"] in volumes["data"]
+    declared = stack_values(name)["voting-app:db"]
+    db = workloads(run)["db"]
+    volumes = {v["name"]: v for v in db["spec"]["template"]["spec"]["volumes"]}
     claims = inputs(run, "kubernetes:core/v1:PersistentVolumeClaim")
-    if name == "prod":
+    mount = {m["name"] for m in container(db)["volumeMounts"]}
+    assert "data" in mount
+    if declared.get("workload") == "StatefulSet":
+        assert set(inputs(run, STATEFUL_SET)) == {"db"}
+        assert "db" not in inputs(run, DEPLOYMENT)
+        # The claim comes from the template, one per pod; the pods mount it by its name.
+        (template,) = db["spec"]["volumeClaimTemplates"]
+        assert template["metadata"]["name"] == "data"
+        assert "data" not in volumes
+        assert template["spec"]["resources"]["requests"]["storage"] == declared["storage"]["size"]
+        assert db["spec"]["persistentVolumeClaimRetentionPolicy"] == {
+            "whenDeleted": "Retain",
+            "whenScaled": "Retain",
+        }
+        assert claims == {}
+        # Clients still dial the ClusterIP Service named db.
+        assert inputs(run, SERVICE)["db"]["spec"]["type"] == "ClusterIP"
+        return
+    assert EXPECTED[name]["db_volume"] in volumes["data"]
+    if EXPECTED[name]["db_volume"] == "persistentVolumeClaim":
         assert set(claims) == {volumes["data"]["persistentVolumeClaim"]["claimName"]}
     else:
         assert claims == {}
@@ -322,7 +357,7 @@ def test_db_storage_per_stack(stack: tuple[str, ProgramRun]) -> None:
 
 def test_probes_follow_the_health_check_facts(stack: tuple[str, ProgramRun]) -> None:
     _, run = stack
-    deployments = inputs(run, DEPLOYMENT)
+    deployments = workloads(run)
     for web in ("vote", "result"):
         probe = container(deployments[web])["readinessProbe"]
         assert probe["httpGet"] == {"path": "/", "port": "http"}
@@ -337,7 +372,7 @@ def test_probes_follow_the_health_check_facts(stack: tuple[str, ProgramRun]) -> 
 
 def test_every_image_is_pinned_to_a_tag(stack: tuple[str, ProgramRun]) -> None:
     _, run = stack
-    for name, deployment in inputs(run, DEPLOYMENT).items():
+    for name, deployment in workloads(run).items():
         image = container(deployment)["image"]
         assert ":" in image.rsplit("/", 1)[-1], (name, image)
         assert not image.endswith(":latest"), (name, image)
@@ -364,6 +399,7 @@ def test_every_object_is_a_child_of_the_components(stack: tuple[str, ProgramRun]
         assert parent_type.split("$")[-1] in (
             "voting:index:VotingApp",
             "voting:index:ServiceDeployment",
+            "voting:index:ServiceStatefulSet",
         ), urn
 
 
@@ -379,7 +415,7 @@ def test_every_object_lets_up_restore_fields_changed_out_of_band(
 
 def test_every_scan_exception_names_a_check_and_a_reason(stack: tuple[str, ProgramRun]) -> None:
     _, run = stack
-    for name, deployment in inputs(run, DEPLOYMENT).items():
+    for name, deployment in workloads(run).items():
         skips = {
             key: value
             for key, value in deployment["metadata"]["annotations"].items()
@@ -393,7 +429,7 @@ def test_every_scan_exception_names_a_check_and_a_reason(stack: tuple[str, Progr
 
 
 def db_auth(run: ProgramRun) -> str:
-    env = {e["name"]: e.get("value") for e in container(inputs(run, DEPLOYMENT)["db"])["env"]}
+    env = {e["name"]: e.get("value") for e in container(workloads(run)["db"])["env"]}
     auth: str = env["POSTGRES_HOST_AUTH_METHOD"]
     return auth
 
@@ -407,7 +443,7 @@ def test_the_db_asks_for_what_the_stacks_images_can_do(stack: tuple[str, Program
     assert config_map["data"]["pg_hba.conf"].endswith(
         f"host    all       all   all           {auth}\n"
     )
-    deployments = inputs(run, DEPLOYMENT)
+    deployments = workloads(run)
     clients = {edge.source for edge in TRAFFIC_GRAPH if edge.target == "db"}
     assert clients == {"worker", "result"}
     for client in clients:
@@ -425,7 +461,7 @@ def test_a_trusting_db_is_reached_only_along_the_traffic_graph(
 ) -> None:
     _, run = stack
     assert db_auth(run) == "trust"
-    deployments = inputs(run, DEPLOYMENT)
+    deployments = workloads(run)
     db = deployments["db"]
     policies = inputs(run, NETWORK_POLICY)
     assert policies["default-deny"]["spec"]["podSelector"] == {}
@@ -452,7 +488,7 @@ def test_a_trusting_db_is_reached_only_along_the_traffic_graph(
 
 def test_the_db_gets_time_for_its_first_start(stack: tuple[str, ProgramRun]) -> None:
     _, run = stack
-    db = container(inputs(run, DEPLOYMENT)["db"])
+    db = container(workloads(run)["db"])
     startup = db["startupProbe"]
     assert startup["exec"]["command"][0] == "pg_isready"
     # initdb and the image's socket-only setup server run before postgres listens on TCP.
@@ -472,7 +508,7 @@ WRITABLE_TMP = {
 
 def test_units_that_write_tmp_keep_a_writable_tmp(stack: tuple[str, ProgramRun]) -> None:
     _, run = stack
-    deployments = inputs(run, DEPLOYMENT)
+    deployments = workloads(run)
     for unit, why in WRITABLE_TMP.items():
         pod = deployments[unit]["spec"]["template"]["spec"]
         volumes = {v["name"]: v for v in pod["volumes"]}
@@ -482,14 +518,15 @@ def test_units_that_write_tmp_keep_a_writable_tmp(stack: tuple[str, ProgramRun])
         assert container(deployments[unit])["securityContext"]["readOnlyRootFilesystem"] is True
 
 
-def has_claim(deployment: dict[str, Any]) -> bool:
-    volumes = deployment["spec"]["template"]["spec"].get("volumes", [])
-    return any("persistentVolumeClaim" in volume for volume in volumes)
+def has_claim(workload: dict[str, Any]) -> bool:
+    volumes = workload["spec"]["template"]["spec"].get("volumes", [])
+    templates = workload["spec"].get("volumeClaimTemplates")
+    return bool(templates) or any("persistentVolumeClaim" in volume for volume in volumes)
 
 
 def test_only_pods_with_a_claim_skip_the_recursive_chown(stack: tuple[str, ProgramRun]) -> None:
     name, run = stack
-    deployments = inputs(run, DEPLOYMENT)
+    deployments = workloads(run)
     for unit, deployment in deployments.items():
         policy = deployment["spec"]["template"]["spec"]["securityContext"].get(
             "fsGroupChangePolicy"
@@ -506,7 +543,7 @@ def test_every_unit_runs_as_its_own_account_without_api_access(
     assert set(accounts) == set(UNITS)
     for name, account in accounts.items():
         assert account["automountServiceAccountToken"] is False, name
-        pod = inputs(run, DEPLOYMENT)[name]["spec"]["template"]["spec"]
+        pod = workloads(run)[name]["spec"]["template"]["spec"]
         assert pod["serviceAccountName"] == name
         assert pod["automountServiceAccountToken"] is False, name
     # Nothing grants any of them a permission.
@@ -523,7 +560,7 @@ def test_units_that_can_run_several_pods_spread_as_the_stack_says(
         ("topology.kubernetes.io/zone", declared.get("zone", "Off")),
     }
     wanted = {(key, when) for key, when in wanted if when != "Off"}
-    for unit, deployment in inputs(run, DEPLOYMENT).items():
+    for unit, deployment in workloads(run).items():
         autoscaler = inputs(run, HPA).get(unit)
         most = autoscaler["spec"]["maxReplicas"] if autoscaler else deployment["spec"]["replicas"]
         constraints = deployment["spec"]["template"]["spec"].get("topologySpreadConstraints")
@@ -538,46 +575,37 @@ def test_units_that_can_run_several_pods_spread_as_the_stack_says(
             )
 
 
-def _millicores(quantity: str) -> float:
-    return float(quantity[:-1]) if quantity.endswith("m") else float(quantity) * 1000
-
-
-def _bytes(quantity: str) -> float:
-    units = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30}
-    return (
-        float(quantity[:-2]) * units[quantity[-2:]] if quantity[-2:] in units else float(quantity)
-    )
-
-
 def test_the_quota_is_every_unit_at_its_most_at_once(stack: tuple[str, ProgramRun]) -> None:
     """Recomputed here from the rendered Deployments, autoscalers and claims: a Recreate unit
     charges its most pods, a rolling one that plus the surge plus its old pods terminating."""
     _, run = stack
     pods = 0
+    claim_sizes = [
+        size_bytes(c["spec"]["resources"]["requests"]["storage"])
+        for c in inputs(run, "kubernetes:core/v1:PersistentVolumeClaim").values()
+    ]
     wanted = {"requests.cpu": 0.0, "requests.memory": 0.0, "limits.cpu": 0.0, "limits.memory": 0.0}
-    for unit, deployment in inputs(run, DEPLOYMENT).items():
+    for unit, deployment in workloads(run).items():
         autoscaler = inputs(run, HPA).get(unit)
         most = autoscaler["spec"]["maxReplicas"] if autoscaler else deployment["spec"]["replicas"]
-        strategy = deployment["spec"]["strategy"]
         at_once = most
-        if strategy["type"] == "RollingUpdate":
-            at_once = 2 * most + strategy["rollingUpdate"]["maxSurge"]
+        if not stops_before_starting(deployment):
+            at_once = 2 * most + deployment["spec"]["strategy"]["rollingUpdate"]["maxSurge"]
+        for template in deployment["spec"].get("volumeClaimTemplates", []):
+            claim_sizes.append(size_bytes(template["spec"]["resources"]["requests"]["storage"]))
         pods += at_once
         resources = container(deployment)["resources"]
         for kind in ("requests", "limits"):
-            wanted[f"{kind}.cpu"] += at_once * _millicores(resources[kind]["cpu"])
-            wanted[f"{kind}.memory"] += at_once * _bytes(resources[kind]["memory"])
-    claims = inputs(run, "kubernetes:core/v1:PersistentVolumeClaim").values()
+            wanted[f"{kind}.cpu"] += at_once * millicores(resources[kind]["cpu"])
+            wanted[f"{kind}.memory"] += at_once * size_bytes(resources[kind]["memory"])
     (quota,) = inputs(run, "kubernetes:core/v1:ResourceQuota").values()
     hard = quota["spec"]["hard"]
     assert int(hard["pods"]) == pods
     for key, value in wanted.items():
-        parse = _millicores if key.endswith("cpu") else _bytes
+        parse = millicores if key.endswith("cpu") else size_bytes
         assert parse(hard[key]) == value, key
-    assert int(hard["persistentvolumeclaims"]) == len(claims)
-    assert _bytes(hard["requests.storage"]) == sum(
-        _bytes(c["spec"]["resources"]["requests"]["storage"]) for c in claims
-    )
+    assert int(hard["persistentvolumeclaims"]) == len(claim_sizes)
+    assert size_bytes(hard["requests.storage"]) == sum(claim_sizes)
 
 
 def test_the_limit_range_is_bounded_by_the_units(stack: tuple[str, ProgramRun]) -> None:
@@ -585,8 +613,8 @@ def test_the_limit_range_is_bounded_by_the_units(stack: tuple[str, ProgramRun]) 
     (limit_range,) = inputs(run, "kubernetes:core/v1:LimitRange").values()
     (item,) = limit_range["spec"]["limits"]
     assert item["type"] == "Container"
-    every = [container(d)["resources"] for d in inputs(run, DEPLOYMENT).values()]
-    for resource, parse in (("cpu", _millicores), ("memory", _bytes)):
+    every = [container(d)["resources"] for d in workloads(run).values()]
+    for resource, parse in (("cpu", millicores), ("memory", size_bytes)):
         limits = [parse(r["limits"][resource]) for r in every]
         requests = [parse(r["requests"][resource]) for r in every]
         assert parse(item["max"][resource]) == max(limits), resource

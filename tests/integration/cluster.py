@@ -13,6 +13,10 @@ from tools.project_copy import LOCAL_CONTEXT, LOCAL_KUBECONFIG
 # Every kind of object the program creates inside its namespace.
 APP_KINDS = (
     "deployments.apps",
+    "statefulsets.apps",
+    "horizontalpodautoscalers.autoscaling",
+    "resourcequotas",
+    "limitranges",
     "services",
     "serviceaccounts",
     "secrets",

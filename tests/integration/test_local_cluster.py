@@ -8,6 +8,7 @@ becoming Ready (no container runs), volume binding, and, on prod, the load balan
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,6 +53,13 @@ def _deployments(deployed: Deployed) -> dict[str, Any]:
 
 
 def _assert_available(deployed: Deployed) -> dict[str, Any]:
+    """Every Deployment Available at its count, every StatefulSet Ready at its current revision;
+    returns both, by name."""
+    stateful_sets = {s["metadata"]["name"]: s for s in deployed.get("statefulsets")["items"]}
+    for name, stateful_set in stateful_sets.items():
+        status = stateful_set["status"]
+        assert status.get("readyReplicas") == stateful_set["spec"]["replicas"], (name, status)
+        assert status.get("currentRevision") == status.get("updateRevision"), (name, status)
     deployments = _deployments(deployed)
     for name, deployment in deployments.items():
         status, wanted = deployment["status"], deployment["spec"]["replicas"]
@@ -59,14 +67,14 @@ def _assert_available(deployed: Deployed) -> dict[str, Any]:
         assert status.get("updatedReplicas") == wanted, (name, status)
         conditions = {c["type"]: c["status"] for c in status["conditions"]}
         assert conditions["Available"] == "True", name
-    return deployments
+    return deployments | stateful_sets
 
 
 def test_up_makes_every_deployment_available_without_skip_await(deployed: Deployed) -> None:
     assert deployed.first_up.summary.result == "succeeded"
-    deployments = _assert_available(deployed)
-    assert set(deployments) == UNITS
-    for deployment in deployments.values():
+    workloads = _assert_available(deployed)
+    assert set(workloads) == UNITS
+    for deployment in workloads.values():
         annotations = deployment["metadata"].get("annotations", {})
         assert "pulumi.com/skipAwait" not in annotations
 
@@ -140,16 +148,20 @@ def test_a_config_change_previews_exactly_that_change_and_rolls_out(deployed: De
     if test.name == "dev":
         test.stack.set_config("voting-app:optionA", auto.ConfigValue(value="Tacos"))
     else:
-        test.edit_config(lambda config: config["voting-app:vote"].update(replicas=4))
+        # prod's vote is autoscaled: a higher minimum is a change of its autoscaler only.
+        test.edit_config(
+            lambda config: config["voting-app:vote"]["autoscaling"].update(minReplicas=4)
+        )
 
     preview = test.preview()
     changes = {kind: count for kind, count in preview.change_summary.items() if kind != "same"}
     assert changes == {"update": 1}, preview.change_summary
-    assert "kubernetes:apps/v1:Deployment" in preview.stdout
     if test.name == "dev":
+        assert "kubernetes:apps/v1:Deployment" in preview.stdout
         assert "Tacos" in preview.stdout
     else:
-        assert "replicas" in preview.stdout
+        assert "kubernetes:autoscaling/v2:HorizontalPodAutoscaler" in preview.stdout
+        assert "minReplicas" in preview.stdout
 
     result = test.up()
     assert {k: v for k, v in (result.summary.resource_changes or {}).items() if k != "same"} == {
@@ -175,7 +187,23 @@ def test_a_config_change_previews_exactly_that_change_and_rolls_out(deployed: De
         ]
     else:
         assert before["spec"]["replicas"] == 3
-        assert after["spec"]["replicas"] == 4
+        # The real HPA controller raises the count to the new minimum (no metrics needed for
+        # that); Pulumi set no count, so the next up changes nothing and scales nothing back.
+        assert _replicas_become(deployed, "vote", 4) == 4
+        again = test.up()
+        assert set(again.summary.resource_changes or {}) == {"same"}
+        assert _deployments(deployed)["vote"]["spec"]["replicas"] == 4
+
+
+def _replicas_become(deployed: Deployed, name: str, wanted: int, timeout: float = 90) -> int:
+    deadline = time.monotonic() + timeout
+    replicas = -1
+    while time.monotonic() < deadline:
+        replicas = _deployments(deployed)[name]["spec"]["replicas"]
+        if replicas == wanted:
+            break
+        time.sleep(2)
+    return replicas
 
 
 def test_refresh_sees_drift_and_up_restores_the_declared_state(deployed: Deployed) -> None:

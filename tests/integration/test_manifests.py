@@ -60,7 +60,10 @@ def _documents(rendered: Rendered) -> list[dict[str, Any]]:
 
 def test_every_object_is_rendered_and_no_secret_value_is_kept(rendered: Rendered) -> None:
     kinds = sorted(document["kind"] for document in _documents(rendered))
-    assert kinds.count("Deployment") == 5
+    # One workload per unit: Deployments, and db's StatefulSet where the stack asks for one.
+    assert kinds.count("Deployment") + kinds.count("StatefulSet") == 5
+    assert kinds.count("ServiceAccount") == 5
+    assert kinds.count("ResourceQuota") == kinds.count("LimitRange") == 1
     assert kinds.count("Service") == 4
     # The default deny, and one per direction that has edges (TRAFFIC_GRAPH).
     directions = {(edge.target, "in") for edge in TRAFFIC_GRAPH}
