@@ -1,6 +1,10 @@
 """The most that the units may use at once, summed into the namespace's ResourceQuota, and the
 per-container bounds of its LimitRange: derived from the units' own args, so neither can drift
 from what the app runs, and the quota cannot block the app's own rollout.
+
+The quota caps pods and compute, not claims or storage: moving db between a Deployment and a
+StatefulSet creates the new claim before Pulumi deletes the old one, and a claim quota sized for
+one would hold the switch until the update timed out (the integration test met exactly that).
 """
 
 from __future__ import annotations
@@ -10,7 +14,6 @@ from dataclasses import astuple, dataclass
 
 from components.config_reader import cpu_millicores, memory_bytes
 from components.specs import (
-    ClaimVolume,
     ComputeQuantities,
     Recreate,
     Resources,
@@ -38,15 +41,13 @@ def most_pods_at_once(scale: Scale, strategy: UpdateStrategy) -> int:
 
 @dataclass(frozen=True)
 class Footprint:
-    """Pods, compute (cpu in millicores, memory in bytes) and claimed storage (bytes)."""
+    """Pods and compute: cpu in millicores, memory in bytes."""
 
     pods: int = 0
     requests_cpu: float = 0
     requests_memory: float = 0
     limits_cpu: float = 0
     limits_memory: float = 0
-    claims: int = 0
-    storage: float = 0
 
     def __add__(self, other: Footprint) -> Footprint:
         return Footprint(*(a + b for a, b in zip(astuple(self), astuple(other), strict=True)))
@@ -59,26 +60,19 @@ class Footprint:
             "requests.memory": _memory(self.requests_memory),
             "limits.cpu": _cpu(self.limits_cpu),
             "limits.memory": _memory(self.limits_memory),
-            "persistentvolumeclaims": str(self.claims),
-            "requests.storage": _memory(self.storage),
         }
 
 
-def unit_footprint(args: ServiceDeploymentArgs, *, claims_per_pod: bool = False) -> Footprint:
-    """One unit at its most: its pods' requests and limits, and the claims it creates (one set
-    for the unit, or one per pod for a StatefulSet's claim templates)."""
+def unit_footprint(args: ServiceDeploymentArgs) -> Footprint:
+    """One unit at its most: the requests and limits of the most pods it can have at once."""
     pods = most_pods_at_once(args.replicas, args.update_strategy)
     resources = args.resources
-    sets = replica_range(args.replicas)[1] if claims_per_pod else 1
-    claimed = [volume for volume in args.volumes if isinstance(volume, ClaimVolume)]
     return Footprint(
         pods=pods,
         requests_cpu=pods * _millicores(resources.requests),
         requests_memory=pods * _bytes(resources.requests),
         limits_cpu=pods * _millicores(resources.limits),
         limits_memory=pods * _bytes(resources.limits),
-        claims=sets * len(claimed),
-        storage=sets * sum(_quantity(memory_bytes, claim.size) for claim in claimed),
     )
 
 

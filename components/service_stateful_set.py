@@ -13,7 +13,6 @@ from __future__ import annotations
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.footprint import Footprint, unit_footprint
 from components.specs import ClaimVolume, Recreate
 from components.unit import Unit
 from components.unit_args import ServiceDeploymentArgs, check_args
@@ -90,8 +89,3 @@ class ServiceStatefulSet(Unit):
                 "service_name": self.service_name,
             }
         )
-
-    @staticmethod
-    def footprint(args: ServiceDeploymentArgs) -> Footprint:
-        """Its pods, and one set of claims per pod it can have."""
-        return unit_footprint(args, claims_per_pod=True)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.footprint import Footprint, unit_footprint
 from components.labels import selector_labels, unit_labels
 from components.metadata import object_metadata, scan_exception_annotations
 from components.pod_template import pod_template
@@ -84,11 +83,6 @@ class Unit(pulumi.ComponentResource):
             revision_label=revision_label,
             claim_templates=claim_templates,
         )
-
-    @staticmethod
-    def footprint(args: ServiceDeploymentArgs) -> Footprint:
-        """The most the unit can use at once, for the namespace's quota."""
-        return unit_footprint(args)
 
     def _expose(
         self, name: str, args: ServiceDeploymentArgs, kind: str, workload: pulumi.Input[str]

@@ -19,7 +19,7 @@ from components.db_auth import (
 )
 from components.db_clients import client_auth_problems, db_client_images
 from components.endpoints import service_url
-from components.footprint import Footprint, container_bounds, total
+from components.footprint import Footprint, container_bounds, total, unit_footprint
 from components.labels import unit_labels
 from components.metadata import object_metadata
 from components.service_deployment import ServiceDeployment, ServiceDeploymentArgs
@@ -203,7 +203,7 @@ class VotingApp(pulumi.ComponentResource):
             "result": self._web("result", args.result, env={"PORT": str(HTTP_PORT.number)}),
         }
         kinds = {name: self._kind(name) for name in unit_args}
-        self.quota = self._quota(kinds[name].footprint(unit) for name, unit in unit_args.items())
+        self.quota = self._quota(unit_footprint(unit) for unit in unit_args.values())
         self.limit_range = self._limit_range(unit_args.values())
         # The units wait for both: a scale-up's new pods must find the raised quota.
         self.units = {

@@ -400,6 +400,12 @@ BAD_CONFIG: list[tuple[str, Mutation, str, str]] = [
     ),
     ("spread skew zero", setting("spread", {"maxSkew": 0}), f"{P}:spread.maxSkew", "from 1"),
     ("spread key typo", setting("spread", {"zones": "Off"}), f"{P}:spread.zones", "unknown"),
+    (
+        "db workload unknown",
+        setting("db.workload", "DaemonSet"),
+        f"{P}:db.workload",
+        "one of Deployment, StatefulSet",
+    ),
 ]
 
 

@@ -93,12 +93,6 @@ def test_a_stateful_set_cannot_surge() -> None:
     assert mocks.registered == []
 
 
-def test_footprints_count_a_claim_per_pod() -> None:
-    args = store_args(replicas=3)
-    assert ServiceStatefulSet.footprint(args).claims == 3
-    assert ServiceDeployment.footprint(args).claims == 1
-
-
 def test_the_service_name_is_an_output_as_for_a_deployment() -> None:
     seen: dict[str, Any] = {}
 

@@ -23,6 +23,7 @@ tool_inputs() {
       cat "$ROOT"/tools/go/provider/go.{mod,sum} "$ROOT"/tools/provider_embeds.py ;;
     kubernetes) echo "$KUBERNETES_VERSION"; cat "$ROOT"/tools/go/kubernetes/go.{mod,sum} ;;
     kwok) echo "$KWOK_VERSION"; cat "$ROOT"/tools/go/kwok/go.{mod,sum} ;;
+    metrics-server) echo "$METRICS_SERVER_VERSION"; cat "$ROOT"/tools/go/metrics-server/go.{mod,sum} ;;
     actionlint) echo "$ACTIONLINT_VERSION"; cat "$ROOT"/tools/go/actionlint/go.{mod,sum} ;;
     kubernetes-node) echo "$KUBERNETES_VERSION node"; cat "$ROOT"/tools/go/kubernetes/go.{mod,sum} ;;
     containerd) echo "$CONTAINERD_VERSION"; cat "$ROOT"/tools/go/containerd/go.{mod,sum} ;;

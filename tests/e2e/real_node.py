@@ -68,15 +68,20 @@ class OnRealNode:
         pods: list[dict[str, Any]] = self.get("pods", "-l", selector)["items"]
         return pods
 
+    def workload(self, unit: str) -> str:
+        """`deployment/<unit>`, or `statefulset/<unit>` where the stack runs it so (prod's db)."""
+        kinds = self.get("deployments,statefulsets", "--field-selector", f"metadata.name={unit}")
+        (found,) = kinds["items"]
+        return f"{found['kind'].lower()}/{unit}"
+
     def exec(
         self, unit: str, *command: str, check: bool = True
     ) -> subprocess.CompletedProcess[str]:
-        return kubectl(
-            "exec", "--namespace", self.namespace, f"deployment/{unit}", "--", *command, check=check
-        )
+        target = self.workload(unit)
+        return kubectl("exec", "--namespace", self.namespace, target, "--", *command, check=check)
 
     def logs(self, unit: str, previous: bool = False) -> str:
-        args = ["logs", "--namespace", self.namespace, f"deployment/{unit}"]
+        args = ["logs", "--namespace", self.namespace, self.workload(unit)]
         return kubectl(*args, *(["--previous"] if previous else []), check=False).stdout
 
 
@@ -98,7 +103,20 @@ def deployed_on_real_node(
     with throwaway_stack(stack, workdir, node_ports=node_ports, edit=config) as test:
         result = test.up()
         outputs = {key: value.value for key, value in result.outputs.items()}
-        yield OnRealNode(test, outputs)
+        app = OnRealNode(test, outputs)
+        wait_until("every autoscaled unit at its minimum, Ready", lambda: _at_minimum(app), 120)
+        yield app
+
+
+def _at_minimum(app: OnRealNode) -> bool:
+    """An autoscaled Deployment starts with one pod; its autoscaler raises it to the minimum."""
+    for hpa in app.get("horizontalpodautoscalers")["items"]:
+        target = hpa["spec"]["scaleTargetRef"]["name"]
+        least = hpa["spec"].get("minReplicas", 1)
+        ready_pods = [pod for pod in app.pods(target) if ready(pod)]
+        if len(ready_pods) < least:
+            return False
+    return True
 
 
 def http(
