@@ -68,6 +68,10 @@ class OnRealNode:
         pods: list[dict[str, Any]] = self.get("pods", "-l", selector)["items"]
         return pods
 
+    def live_pods(self, unit: str) -> list[dict[str, Any]]:
+        """The unit's pods that are not on their way out."""
+        return [pod for pod in self.pods(unit) if "deletionTimestamp" not in pod["metadata"]]
+
     def workload(self, unit: str) -> str:
         """`deployment/<unit>`, or `statefulset/<unit>` where the stack runs it so (prod's db)."""
         kinds = self.get("deployments,statefulsets", "--field-selector", f"metadata.name={unit}")
@@ -165,10 +169,15 @@ def node_port_url(app: OnRealNode, service: str) -> str:
     return f"http://localhost:{ports[0]['nodePort']}"
 
 
+def node_env() -> dict[str, str]:
+    """The real node's settings as real-node/node wrote them (KEY='value' lines)."""
+    pairs = (line.split("=", 1) for line in NODE_ENV.read_text().splitlines() if "=" in line)
+    return {key: value.strip("'") for key, value in pairs}
+
+
 def container_host_pid(pod: dict[str, Any]) -> int:
     """The host PID of the pod's (only) container's main process, from the node's runtime."""
-    node = dict(line.split("=", 1) for line in NODE_ENV.read_text().splitlines() if "=" in line)
-    node = {key: value.strip("'") for key, value in node.items()}
+    node = node_env()
     (status,) = pod["status"]["containerStatuses"]
     container_id = status["containerID"].removeprefix("containerd://")
     inspected = subprocess.run(

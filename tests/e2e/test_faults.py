@@ -120,7 +120,7 @@ class Ballot:
 
 
 def _db_pod(app: OnRealNode) -> dict[str, Any]:
-    (pod,) = [pod for pod in app.pods("db") if "deletionTimestamp" not in pod["metadata"]]
+    (pod,) = app.live_pods("db")
     return pod
 
 
@@ -294,7 +294,7 @@ def test_deleted_pods_are_replaced_and_the_counted_votes_stay(prod: OnRealNode) 
         replicas = prod.get("deployment", unit)["spec"]["replicas"]
 
         def back(unit: str = unit, uid: str = uid, replicas: int = replicas) -> bool:
-            pods = [pod for pod in prod.pods(unit) if "deletionTimestamp" not in pod["metadata"]]
+            pods = prod.live_pods(unit)
             return uid not in {p["metadata"]["uid"] for p in pods} and sum(map(ready, pods)) == (
                 replicas
             )
