@@ -99,27 +99,19 @@ def container_bounds(resources: Iterable[Resources]) -> ContainerBounds:
     limits = [r.limits for r in every]
     requests = [r.requests for r in every]
     return ContainerBounds(
-        max=_extreme(limits, _largest),
-        default=_extreme(limits, _smallest),
-        default_request=_extreme(requests, _smallest),
+        max=_extreme(limits, max),
+        default=_extreme(limits, min),
+        default_request=_extreme(requests, min),
     )
 
 
-Pick = Callable[[Iterable[str], Callable[[str], float]], str]
-
-
-def _largest(values: Iterable[str], size: Callable[[str], float]) -> str:
-    return max(values, key=size)
-
-
-def _smallest(values: Iterable[str], size: Callable[[str], float]) -> str:
-    return min(values, key=size)
-
-
-def _extreme(quantities: list[ComputeQuantities], pick: Pick) -> ComputeQuantities:
+def _extreme(quantities: list[ComputeQuantities], pick: Callable[..., str]) -> ComputeQuantities:
+    """`pick` (max or min) of the cpu values and of the memory values, by their size."""
     return ComputeQuantities(
-        cpu=pick((q.cpu for q in quantities), lambda value: _quantity(cpu_millicores, value)),
-        memory=pick((q.memory for q in quantities), lambda value: _quantity(memory_bytes, value)),
+        cpu=pick((q.cpu for q in quantities), key=lambda value: _quantity(cpu_millicores, value)),
+        memory=pick(
+            (q.memory for q in quantities), key=lambda value: _quantity(memory_bytes, value)
+        ),
     )
 
 

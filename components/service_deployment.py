@@ -6,7 +6,7 @@ from __future__ import annotations
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.specs import ClaimVolume, Recreate, UpdateStrategy
+from components.specs import ClaimVolume, Recreate, UpdateStrategy, declared_replicas
 from components.unit import Unit
 from components.unit_args import ServiceDeploymentArgs, check_args
 from components.unit_objects import claim
@@ -40,8 +40,7 @@ class ServiceDeployment(Unit):
             name,
             metadata=self._metadata(name, args),
             spec=k8s.apps.v1.DeploymentSpecArgs(
-                # Under an autoscaler the Deployment declares no count: the autoscaler owns it.
-                replicas=args.replicas if isinstance(args.replicas, int) else None,
+                replicas=declared_replicas(args.replicas),
                 selector=k8s.meta.v1.LabelSelectorArgs(match_labels=self.selector),
                 strategy=_strategy(args.update_strategy),
                 template=self._pods(name, args, revision_label=DEPLOYMENT_REVISION_LABEL),

@@ -13,7 +13,7 @@ from __future__ import annotations
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.specs import ClaimVolume, Recreate
+from components.specs import ClaimVolume, Recreate, declared_replicas
 from components.unit import Unit
 from components.unit_args import ServiceDeploymentArgs, check_args
 from components.unit_objects import claim_spec
@@ -58,7 +58,7 @@ class ServiceStatefulSet(Unit):
             name,
             metadata=self._metadata(name, args),
             spec=k8s.apps.v1.StatefulSetSpecArgs(
-                replicas=args.replicas if isinstance(args.replicas, int) else None,
+                replicas=declared_replicas(args.replicas),
                 selector=k8s.meta.v1.LabelSelectorArgs(match_labels=self.selector),
                 update_strategy=k8s.apps.v1.StatefulSetUpdateStrategyArgs(type="RollingUpdate"),
                 template=self._pods(

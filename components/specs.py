@@ -235,6 +235,12 @@ class Autoscaling:
 Scale = int | Autoscaling
 
 
+def declared_replicas(scale: Scale) -> int | None:
+    """The count a workload declares: the fixed one, or none under an autoscaler (which owns it,
+    so no update resets what it chose)."""
+    return scale if isinstance(scale, int) else None
+
+
 def replica_range(scale: Scale) -> tuple[int, int]:
     """The fewest and the most pods a unit runs (outside a rollout)."""
     if isinstance(scale, Autoscaling):

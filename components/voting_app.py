@@ -45,6 +45,7 @@ from components.specs import (
     replica_range,
 )
 from components.traffic import DEFAULT_DENY, TRAFFIC_GRAPH, Endpoint, egress_spec, ingress_spec
+from components.unit import Unit
 from components.voting_app_args import (
     DbStorage,
     DbWorkload,
@@ -174,7 +175,9 @@ class VotingApp(pulumi.ComponentResource):
     namespace_name: pulumi.Output[str]
     db_secret: k8s.core.v1.Secret
     db_config: k8s.core.v1.ConfigMap
-    units: dict[str, ServiceDeployment | ServiceStatefulSet]
+    quota: k8s.core.v1.ResourceQuota
+    limit_range: k8s.core.v1.LimitRange
+    units: dict[str, Unit]
     network_policies: list[k8s.networking.v1.NetworkPolicy]
     disruption_budgets: list[k8s.policy.v1.PodDisruptionBudget]
     vote_url: pulumi.Output[str]
@@ -202,12 +205,11 @@ class VotingApp(pulumi.ComponentResource):
             "worker": self._worker(),
             "result": self._web("result", args.result, env={"PORT": str(HTTP_PORT.number)}),
         }
-        kinds = {name: self._kind(name) for name in unit_args}
         self.quota = self._quota(unit_footprint(unit) for unit in unit_args.values())
         self.limit_range = self._limit_range(unit_args.values())
         # The units wait for both: a scale-up's new pods must find the raised quota.
         self.units = {
-            name: kinds[name](
+            name: self._kind(name)(
                 name,
                 unit,
                 pulumi.ResourceOptions(parent=self, depends_on=[self.quota, self.limit_range]),
