@@ -160,8 +160,11 @@ SCALABLE_KINDS = {"Deployment", "StatefulSet", "ReplicaSet"}
 WorkloadKey = tuple[str, str, str]
 
 
-def _workloads(resources: Sequence[Resource]) -> Iterator[tuple[WorkloadKey, Mapping[str, Any]]]:
-    """Every workload with its (namespace, kind, name), and its pod template spec."""
+Workload = tuple[WorkloadKey, Mapping[str, Any], Mapping[str, Any]]
+
+
+def _workloads(resources: Sequence[Resource]) -> Iterator[Workload]:
+    """Every workload: its (namespace, kind, name), its properties and its pod spec."""
     for resource_type, props in resources:
         path = WORKLOAD_TEMPLATE_PATHS.get(resource_type)
         if path is not None:
@@ -171,7 +174,8 @@ def _workloads(resources: Sequence[Resource]) -> Iterator[tuple[WorkloadKey, Map
                 kind,
                 str(_dig(props, "metadata", "name")),
             )
-            yield key, props
+            pod = _dig(props, *path)
+            yield key, props, pod if isinstance(pod, Mapping) else {}
 
 
 def pod_counts(resources: Sequence[Resource]) -> dict[WorkloadKey, tuple[int, int]]:
@@ -187,7 +191,7 @@ def pod_counts(resources: Sequence[Resource]) -> dict[WorkloadKey, tuple[int, in
         if resource_type == HPA_TYPE
     }
     counts = {}
-    for key, props in _workloads(resources):
+    for key, props, _ in _workloads(resources):
         if key[1] in SCALABLE_KINDS:
             replicas = _dig(props, "spec", "replicas") or 1
             counts[key] = ranges.get(key) or (replicas, replicas)
@@ -200,7 +204,7 @@ def web_tier_redundant_on_cloud(resources: Sequence[Resource]) -> list[str]:
     counts = pod_counts(resources)
     return [
         f"web {key[1]} {key[2]} can run a single replica on a cloud stack"
-        for key, props in _workloads(resources)
+        for key, props, _ in _workloads(resources)
         if key in counts
         and _dig(props, "spec", "template", "metadata", "labels", "app.kubernetes.io/component")
         == WEB_ROLE
@@ -214,10 +218,8 @@ def spread_when_replicated(resources: Sequence[Resource]) -> list[str]:
     return [
         f"{key[1]} {key[2]} can run {counts[key][1]} pods but has no topologySpreadConstraints: "
         "they may all land on one node (set voting-app:spread)"
-        for key, props in _workloads(resources)
-        if key in counts
-        and counts[key][1] > 1
-        and not _dig(props, "spec", "template", "spec", "topologySpreadConstraints")
+        for key, _, pod in _workloads(resources)
+        if key in counts and counts[key][1] > 1 and not pod.get("topologySpreadConstraints")
     ]
 
 
@@ -245,19 +247,15 @@ def own_service_accounts(resources: Sequence[Resource]) -> list[str]:
     """Every workload runs as a ServiceAccount of its own: named, not `default`, not shared."""
     messages = []
     users: dict[tuple[str, str], list[str]] = {}
-    for resource_type, props in resources:
-        path = WORKLOAD_TEMPLATE_PATHS.get(resource_type)
-        if path is None:
-            continue
-        workload = f"{resource_type.rsplit(':', 1)[-1]} {_dig(props, 'metadata', 'name')}"
-        account = _dig(props, *path, "serviceAccountName") or "default"
+    for (namespace, kind, name), _, pod in _workloads(resources):
+        workload = f"{kind} {name}"
+        account = pod.get("serviceAccountName") or "default"
         if account == "default":
             messages.append(
                 f"{workload} runs as its namespace's default ServiceAccount; give it one of its "
                 "own (no token mounted, no role bound unless it calls the API)"
             )
         else:
-            namespace = str(_dig(props, "metadata", "namespace"))
             users.setdefault((namespace, str(account)), []).append(workload)
     messages += [
         f"ServiceAccount {account} is shared by {' and '.join(workloads)}: give each its own, so "
