@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from components.footprint import (
@@ -20,6 +22,7 @@ from components.specs import (
     RollingUpdate,
 )
 from components.unit_args import ServiceDeploymentArgs
+from tests.test_service_deployment import web_args
 
 
 @pytest.mark.parametrize(
@@ -38,17 +41,12 @@ def test_most_pods_at_once(scale: int | Autoscaling, strategy: object, pods: int
     assert most_pods_at_once(scale, strategy) == pods  # type: ignore[arg-type]
 
 
-def unit(**overrides: object) -> ServiceDeploymentArgs:
-    base: dict[str, object] = {
-        "namespace": "team",
-        "image": "example/app:1",
-        "role": "web",
-        "instance": "team",
-        "resources": Resources(
-            requests=ComputeQuantities("100m", "64Mi"), limits=ComputeQuantities("1", "1Gi")
-        ),
-    }
-    return ServiceDeploymentArgs(**(base | overrides))  # type: ignore[arg-type]
+SIZED = Resources(requests=ComputeQuantities("100m", "64Mi"), limits=ComputeQuantities("1", "1Gi"))
+
+
+def unit(**overrides: Any) -> ServiceDeploymentArgs:
+    """The component tests' web unit, one replica of SIZED unless `overrides` say otherwise."""
+    return web_args(**({"replicas": 1, "resources": SIZED} | overrides))
 
 
 def test_a_unit_charges_its_pods_compute() -> None:

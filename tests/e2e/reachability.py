@@ -17,8 +17,9 @@ from typing import Any
 
 from components.traffic import OUTSIDE, Edge
 from tests.e2e import probe
-from tests.e2e.real_node import NETWORK, OnRealNode, wait_until
+from tests.e2e.real_node import NETWORK, OnRealNode
 from tests.integration.cluster import get_json, kubectl
+from tests.waiting import wait_until
 
 NODE = "node"
 DNS = "dns"

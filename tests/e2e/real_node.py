@@ -5,19 +5,19 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.integration.cluster import get_json, kubectl
+from tests.integration.cluster import get_json, kubectl, live
 from tests.integration.workspace import StackUnderTest, throwaway_stack
 from tests.stack_files import ROOT
+from tests.waiting import wait_until
 from tools.project_copy import StackConfig
 
 UNITS = ("vote", "result", "worker", "redis", "db")
@@ -55,6 +55,8 @@ def with_images(images: Mapping[str, str]) -> Callable[[StackConfig], None]:
 class OnRealNode:
     test: StackUnderTest
     outputs: dict[str, Any]
+    # unit -> `kind/name` of its workload, looked up once (exec and logs run in polling loops).
+    _workloads: dict[str, str] = field(default_factory=dict, repr=False)
 
     @property
     def namespace(self) -> str:
@@ -70,13 +72,15 @@ class OnRealNode:
 
     def live_pods(self, unit: str) -> list[dict[str, Any]]:
         """The unit's pods that are not on their way out."""
-        return [pod for pod in self.pods(unit) if "deletionTimestamp" not in pod["metadata"]]
+        return live(self.pods(unit))
 
     def workload(self, unit: str) -> str:
         """`deployment/<unit>`, or `statefulset/<unit>` where the stack runs it so (prod's db)."""
-        kinds = self.get("deployments,statefulsets", "--field-selector", f"metadata.name={unit}")
-        (found,) = kinds["items"]
-        return f"{found['kind'].lower()}/{unit}"
+        if unit not in self._workloads:
+            selector = f"metadata.name={unit}"
+            (found,) = self.get("deployments,statefulsets", "--field-selector", selector)["items"]
+            self._workloads[unit] = f"{found['kind'].lower()}/{unit}"
+        return self._workloads[unit]
 
     def exec(
         self, unit: str, *command: str, check: bool = True
@@ -141,18 +145,6 @@ def http(
 def results(result_url: str) -> dict[str, int] | None:
     status, body = http(f"{result_url}/api/results")
     return json.loads(body) if status == 200 else None
-
-
-def wait_until(what: str, check: Callable[[], Any], timeout: float, interval: float = 1) -> Any:
-    """Poll `check` until it returns something truthy; fail naming `what` after `timeout`."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"{what}: not within {timeout:.0f}s (last seen: {last!r})")
 
 
 def has_voter(app: OnRealNode, voter: str) -> bool:

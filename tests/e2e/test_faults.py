@@ -28,9 +28,9 @@ from tests.e2e.real_node import (
     node_port_url,
     ready,
     results,
-    wait_until,
 )
 from tests.integration.cluster import get_json, kubectl
+from tests.waiting import wait_until
 from tools.project_copy import StackConfig
 
 pytestmark = pytest.mark.e2e

@@ -28,8 +28,8 @@ from tests.e2e.real_node import (
     has_voter,
     http,
     results,
-    wait_until,
 )
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.e2e
 

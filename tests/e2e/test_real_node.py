@@ -21,8 +21,8 @@ from tests.e2e.real_node import (
     deployed_on_real_node,
     http,
     results,
-    wait_until,
 )
+from tests.waiting import wait_until
 from tools.project_copy import StackConfig
 
 pytestmark = pytest.mark.e2e

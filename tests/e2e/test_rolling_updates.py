@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.real_node import OnRealNode, deployed_on_real_node, http, wait_until
+from tests.e2e.real_node import OnRealNode, deployed_on_real_node, http
+from tests.waiting import wait_until
 from tools.project_copy import StackConfig
 
 pytestmark = pytest.mark.e2e

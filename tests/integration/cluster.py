@@ -52,3 +52,8 @@ def require_cluster() -> None:
         raise RuntimeError(
             f"no local cluster answers through {KUBECONFIG}: run tools/test, or tools/cluster start"
         )
+
+
+def live(pods: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The pods that are not on their way out (no deletionTimestamp)."""
+    return [pod for pod in pods if "deletionTimestamp" not in pod["metadata"]]

@@ -8,7 +8,6 @@ becoming Ready (no container runs), volume binding, and, on prod, the load balan
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +18,7 @@ import pytest
 
 from tests.integration.cluster import APP_KINDS, get_json, kubectl, require_cluster
 from tests.integration.workspace import TEST_NODE_PORTS, StackUnderTest, throwaway_stack
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 UNITS = {"vote", "result", "worker", "redis", "db"}
@@ -189,21 +189,15 @@ def test_a_config_change_previews_exactly_that_change_and_rolls_out(deployed: De
         assert before["spec"]["replicas"] == 3
         # The real HPA controller raises the count to the new minimum (no metrics needed for
         # that); Pulumi set no count, so the next up changes nothing and scales nothing back.
-        assert _replicas_become(deployed, "vote", 4) == 4
+        wait_until(
+            "vote at the autoscaler's new minimum",
+            lambda: _deployments(deployed)["vote"]["spec"]["replicas"] == 4,
+            90,
+            2,
+        )
         again = test.up()
         assert set(again.summary.resource_changes or {}) == {"same"}
         assert _deployments(deployed)["vote"]["spec"]["replicas"] == 4
-
-
-def _replicas_become(deployed: Deployed, name: str, wanted: int, timeout: float = 90) -> int:
-    deadline = time.monotonic() + timeout
-    replicas = -1
-    while time.monotonic() < deadline:
-        replicas = _deployments(deployed)[name]["spec"]["replicas"]
-        if replicas == wanted:
-            break
-        time.sleep(2)
-    return replicas
 
 
 def test_refresh_sees_drift_and_up_restores_the_declared_state(deployed: Deployed) -> None:

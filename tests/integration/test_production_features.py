@@ -19,9 +19,10 @@ from typing import Any
 
 import pytest
 
-from tests.integration.cluster import get_json, kubectl, require_cluster
+from tests.integration.cluster import get_json, kubectl, live, require_cluster
 from tests.integration.workspace import StackUnderTest, throwaway_stack
 from tests.quantities import millicores, size_bytes
+from tests.waiting import wait_until
 from tools.project_copy import StackConfig
 
 pytestmark = pytest.mark.integration
@@ -89,10 +90,8 @@ class App:
         return self.test.namespace
 
     def pods(self, unit: str) -> list[dict[str, Any]]:
-        pods = get_json(
-            "pods", "--namespace", self.namespace, "-l", f"app.kubernetes.io/name={unit}"
-        )["items"]
-        return [pod for pod in pods if "deletionTimestamp" not in pod["metadata"]]
+        selector = f"app.kubernetes.io/name={unit}"
+        return live(get_json("pods", "--namespace", self.namespace, "-l", selector)["items"])
 
     def replicas(self, unit: str) -> int:
         deployment = get_json("deployment", unit, "--namespace", self.namespace)
@@ -125,21 +124,11 @@ def _assert_spread(app: App, placement: dict[str, str]) -> Counter[str]:
     return zones
 
 
-def _wait(what: str, done: Callable[[], bool], timeout: float, every: Callable[[], None]) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        every()
-        if done():
-            return
-        time.sleep(5)
-    raise AssertionError(f"{what}: not within {timeout:.0f}s")
-
-
 def test_the_scheduler_spreads_vote_over_zones_and_nodes(app: App) -> None:
     # A new Deployment under an autoscaler starts with one pod (it declares no count); the
     # autoscaler's first pass (every 15 s) raises it to the minimum.
     least = VOTE_SCALE["minReplicas"]
-    _wait("the autoscaler's minimum", lambda: len(app.pods("vote")) == least, 60, lambda: None)
+    wait_until("the autoscaler's minimum", lambda: len(app.pods("vote")) == least, 60, 5)
     placement = _placement(app.pods("vote"))
     assert len(placement) == VOTE_SCALE["minReplicas"]
     zones = _assert_spread(app, placement)
@@ -153,8 +142,10 @@ def test_the_autoscaler_scales_vote_up_under_load_and_back_down(app: App) -> Non
     started = time.monotonic()
     counts: list[tuple[int, int]] = []
 
-    def load(cpu: str) -> Callable[[], None]:
-        def annotate_and_record() -> None:
+    def under_load(cpu: str, done: Callable[[], bool]) -> Callable[[], bool]:
+        """`done`, checked after each pass that gives every vote pod `cpu` of simulated use."""
+
+        def load_then_check() -> bool:
             # New pods get the same load as they appear (bounded: one pass per 5 s).
             for pod in app.pods("vote"):
                 if pod["metadata"].get("annotations", {}).get(USAGE) != cpu:
@@ -169,17 +160,20 @@ def test_the_autoscaler_scales_vote_up_under_load_and_back_down(app: App) -> Non
                         check=False,
                     )
             counts.append((round(time.monotonic() - started), app.replicas("vote")))
+            return done()
 
-        return annotate_and_record
+        return load_then_check
 
     top = VOTE_SCALE["maxReplicas"]
-    _wait("scale up to the maximum", lambda: app.replicas("vote") == top, 240, load("150m"))
-    _wait("every pod scheduled", lambda: len(app.pods("vote")) == top, 60, lambda: None)
+    at_top = under_load("150m", lambda: app.replicas("vote") == top)
+    wait_until("scale up to the maximum", at_top, 240, 5)
+    wait_until("every pod scheduled", lambda: len(app.pods("vote")) == top, 60, 5)
     placement = _placement(app.pods("vote"))
     zones = _assert_spread(app, placement)
     print(f"\nvote at its maximum: {placement} (per zone {dict(zones)})")
     bottom = VOTE_SCALE["minReplicas"]
-    _wait("scale down to the minimum", lambda: app.replicas("vote") == bottom, 240, load("1m"))
+    at_bottom = under_load("1m", lambda: app.replicas("vote") == bottom)
+    wait_until("scale down to the minimum", at_bottom, 240, 5)
     print(f"vote replicas over time (s, replicas): {counts}")
     assert max(count for _, count in counts) == top
     assert counts[-1][1] == bottom
@@ -214,10 +208,8 @@ def test_at_its_largest_scale_the_app_rolls_out_and_the_quota_refuses_more(app: 
 
     app.test.edit_config(at_maximum)
     app.test.up()  # awaits the rollout: every new pod Ready, every Deployment Available
-    deadline = time.monotonic() + 120
-    while app.replicas("vote") != VOTE_SCALE["maxReplicas"] and time.monotonic() < deadline:
-        time.sleep(3)
-    assert app.replicas("vote") == VOTE_SCALE["maxReplicas"]
+    top = VOTE_SCALE["maxReplicas"]
+    wait_until("vote at its new minimum", lambda: app.replicas("vote") == top, 120, 3)
 
     status = _quota(app)
     limits = get_json("limitrange", "app-limits", "--namespace", app.namespace)["spec"]
