@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import json
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -21,15 +23,27 @@ def encode(value: Any) -> str:
     return str(value)
 
 
+@cache
+def _parsed(name: str) -> Any:
+    """A file of the project's root, parsed once per test session (libyaml's parser)."""
+    return yaml.load((ROOT / name).read_text(), Loader=yaml.CSafeLoader)
+
+
+def _document(name: str) -> dict[str, Any]:
+    """The parsed file, the caller's own copy to change."""
+    document: dict[str, Any] = copy.deepcopy(_parsed(name))
+    return document
+
+
 def project_declarations() -> dict[str, dict[str, Any]]:
-    document = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
+    document = _document("Pulumi.yaml")
     declarations: dict[str, dict[str, Any]] = document["config"]
     return declarations
 
 
 def stack_values(stack: str) -> dict[str, Any]:
     """The stack file's config as plain values, with each secret replaced by TEST_PASSWORD."""
-    document = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())
+    document = _document(f"Pulumi.{stack}.yaml")
     return {
         key: TEST_PASSWORD if isinstance(value, dict) and set(value) == {"secure"} else value
         for key, value in document["config"].items()
@@ -37,7 +51,7 @@ def stack_values(stack: str) -> dict[str, Any]:
 
 
 def stack_secret_keys(stack: str) -> list[str]:
-    document = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())
+    document = _document(f"Pulumi.{stack}.yaml")
     return [
         key
         for key, value in document["config"].items()
