@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi.runtime.config
 
-from components.cluster import DEFAULT_CONTEXTS, ClusterConfig, ClusterType
+from components.cluster_target import DEFAULT_CONTEXTS, ClusterConfig, ClusterType
 from components.config_reader import (
     REQUIRED,
     Issues,

@@ -20,7 +20,7 @@ from components.db_auth import (
 from components.db_clients import client_auth_problems, db_client_images
 from components.endpoints import service_url
 from components.footprint import Footprint, container_bounds, total, unit_footprint
-from components.labels import unit_labels
+from components.labels import CLUSTER_TYPE_LABEL, unit_labels
 from components.metadata import object_metadata
 from components.service_deployment import ServiceDeployment, ServiceDeploymentArgs
 from components.service_stateful_set import ServiceStatefulSet
@@ -58,7 +58,6 @@ from components.voting_app_args import (
 PART_OF = "voting-app"
 QUOTA_NAME = "app-quota"
 LIMITS_NAME = "app-limits"
-CLUSTER_TYPE_LABEL = "voting-app/cluster-type"
 DB_SECRET_NAME = "db-credentials"
 # The stock worker and result images hard-code this user (and the database `postgres`).
 DB_USER = "postgres"

@@ -10,7 +10,7 @@ from enum import StrEnum
 
 import pulumi
 
-from components.cluster import ClusterType
+from components.cluster_target import ClusterType
 from components.db_auth import DEFAULT_CLIENT_AUTH, ClientAuth
 from components.specs import Exposure, ExposureType, Resources, Scale, Spread
 

@@ -11,7 +11,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from components.config_reader import is_pinned_image
-from components.voting_app import CLUSTER_TYPE_LABEL
+from components.labels import CLUSTER_TYPE_LABEL
 
 WEB_ROLE = "web"
 SECRET_LIKE_NAME = re.compile(

@@ -10,7 +10,7 @@ from typing import Any
 import pulumi
 import pytest
 
-from components.cluster import ClusterType
+from components.cluster_target import ClusterType
 from components.config import parse_stack_config
 from components.config_reader import ConfigError, is_pinned_image
 from components.db_auth import DEFAULT_CLIENT_AUTH, ClientAuth

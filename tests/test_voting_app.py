@@ -7,7 +7,7 @@ from typing import Any
 import pulumi
 import pytest
 
-from components.cluster import ClusterType
+from components.cluster_target import ClusterType
 from components.db_auth import CONFIG_DIR, INIT_DIR, MD5_INIT_SCRIPT, ClientAuth
 from components.specs import Exposure, ExposureType
 from components.voting_app import VotingApp
