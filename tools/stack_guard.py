@@ -17,6 +17,7 @@ Run with the Pulumi environment of tools/lib.sh (`pulumi` on PATH, PULUMI_BACKEN
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import signal
@@ -88,11 +89,34 @@ def pulumi(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     )
 
 
+def checkpoint(stack: str) -> dict[str, Any] | None:
+    """The stack's deployment as the file backend keeps it (what `pulumi stack export` prints,
+    read without starting the CLI); None when not found there."""
+    backend = backend_dir()
+    if backend is None:
+        return None
+    stacks = backend / ".pulumi" / "stacks" / PROJECT
+    for path, read in (
+        (stacks / f"{stack}.json", Path.read_bytes),
+        (stacks / f"{stack}.json.gz", _gunzip),
+    ):
+        if path.exists():
+            deployment: dict[str, Any] = json.loads(read(path))["checkpoint"].get("latest") or {}
+            return deployment
+    return None
+
+
+def _gunzip(path: Path) -> bytes:
+    return gzip.decompress(path.read_bytes())
+
+
 def pending_operations(stack: str) -> list[dict[str, Any]]:
-    exported = pulumi("stack", "export", "--stack", stack, check=False)
-    if exported.returncode != 0:
-        return []  # a stack that does not exist yet has nothing pending
-    deployment = json.loads(exported.stdout).get("deployment") or {}
+    deployment = checkpoint(stack)
+    if deployment is None:
+        exported = pulumi("stack", "export", "--stack", stack, check=False)
+        if exported.returncode != 0:
+            return []  # a stack that does not exist yet has nothing pending
+        deployment = json.loads(exported.stdout).get("deployment") or {}
     operations: list[dict[str, Any]] = deployment.get("pending_operations") or []
     return operations
 
