@@ -10,6 +10,10 @@ Run through tools/benchmark, which sets up the offline environment first. Measur
     Pulumi's await does (every Deployment Available, every Service with a ready endpoint, a
     LoadBalancer's address), and that ratio;
   - a breakdown of one `pulumi up` from empty: phases and every resource's create and await;
+  - how it scales: 1, 5 and 20 copies of the app in one stack (tools/copies_program.py), `up`
+    from empty, no-change `preview`, `destroy`, peak memory of the CLI, provider and program,
+    against kubectl doing the same with Pulumi's guarantees; the largest once more with wide
+    parallelism (`tools/benchmark --scaling [N...]` prints only this table);
   - on the real node (started here, stopped at the end), the dev config with the test images:
     `pulumi up` from empty, and the time from the start of that `up` to the first vote counted
     on the result page, beside the simulated `up` of the same run.
@@ -20,9 +24,11 @@ from __future__ import annotations
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -90,8 +96,10 @@ def reveal(value: Any) -> Any:
     return value
 
 
-def pulumi_objects(workdir: Path, namespace: str) -> Path:
-    """The Kubernetes objects the dev stack applied, as Pulumi sent them, moved to `namespace`."""
+def pulumi_objects(workdir: Path, namespace: str | Callable[[str], str]) -> Path:
+    """The Kubernetes objects the dev stack applied, as Pulumi sent them, moved to `namespace`
+    (or each to the namespace the function gives for its own)."""
+    move = namespace if callable(namespace) else lambda _: namespace
     exported = json.loads(
         run("pulumi", "stack", "export", "--stack", STACK, "--show-secrets", cwd=workdir)
     )
@@ -103,20 +111,20 @@ def pulumi_objects(workdir: Path, namespace: str) -> Path:
             continue
         body = {k: reveal(v) for k, v in resource["inputs"].items() if not k.startswith("__")}
         metadata = body["metadata"]
-        if body["kind"] == "Namespace":
-            metadata["name"] = namespace
-        else:
-            metadata["namespace"] = namespace
+        key = "name" if body["kind"] == "Namespace" else "namespace"
+        metadata[key] = move(metadata[key])
         objects.append(body)
-    path = workdir / f"objects-{namespace}.json"
+    path = workdir / f"objects-{len(list(workdir.glob('objects-*')))}.json"
     path.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": objects}))
     return path
 
 
-def bench_stack(workdir: Path, edit: Callable[[dict[str, Any]], None]) -> tuple[str, ...]:
+def bench_stack(
+    workdir: Path, edit: Callable[[dict[str, Any]], None], policy: bool = True
+) -> tuple[str, ...]:
     """A copy of the program in `workdir` with the stack's config edited, a file backend and the
     stack of its own; returns its `pulumi up` command (with the policy pack, as every preview and
-    up of the project's commands)."""
+    up of the project's commands, unless `policy` is False)."""
     copy_program(ROOT, workdir, [STACK])
     edit_stack_config(workdir, STACK, edit)
     (workdir / "state").mkdir()
@@ -130,8 +138,7 @@ def bench_stack(workdir: Path, edit: Callable[[dict[str, Any]], None]) -> tuple[
         "--yes",
         "--skip-preview",
         "--suppress-progress",
-        "--policy-pack",
-        str(workdir / "policy"),
+        *(("--policy-pack", str(workdir / "policy")) if policy else ()),
     )
 
 
@@ -184,55 +191,59 @@ def main() -> None:
     print(f"ratio pulumi up / fair baseline:                  {first_up / fair_seconds:.1f}x")
     with tempfile.TemporaryDirectory() as temp:
         breakdown(Path(temp))
+    scaling()
     real_up, first_vote = real_node_figures()
     print(f"pulumi up of dev on the real node, from empty:    {real_up:.1f} s")
     print(f"  the same up on simulated pods (above):          {first_up:.1f} s")
     print(f"from the start of that up to the first counted vote: {first_vote:.1f} s")
 
 
-def kubectl_with_pulumis_guarantees(objects: Path, namespace: str) -> None:
+def kubectl_with_pulumis_guarantees(objects: Path, *namespaces: str) -> None:
     """What Pulumi's await guarantees when `up` returns, done with kubectl: the objects created
     server-side, every Deployment Available, every Service with a selector backed by a ready
-    endpoint, and every LoadBalancer Service with an address."""
+    endpoint, and every LoadBalancer Service with an address. One `kubectl get` per poll, every
+    0.1 s, whatever the number of namespaces."""
     kubectl("apply", "--server-side", "-f", str(objects))
-    here = ("--namespace", namespace)
-    kubectl("wait", "--for=condition=Available", "deployment", "--all", *here, "--timeout=600s")
-    services = json.loads(kubectl("get", "services", *here, "-o", "json"))["items"]
+    wait_ready(*namespaces)
+
+
+def wait_ready(*namespaces: str) -> None:
+    """Until every Deployment and Service of `namespaces` is what Pulumi's await waits for."""
     deadline = time.monotonic() + 600
-    for service in services:
-        name = service["metadata"]["name"]
-        while service["spec"].get("selector") and not _ready_endpoint(namespace, name):
-            if time.monotonic() > deadline:
-                sys.exit(f"benchmark: Service {name} has no ready endpoint after 600 s")
-            time.sleep(0.1)
-        if service["spec"]["type"] == "LoadBalancer":
-            kubectl(
-                "wait",
-                f"service/{name}",
-                *here,
-                "--timeout=600s",
-                "--for=jsonpath={.status.loadBalancer.ingress[0]}",
-            )
+    while waiting := _not_ready(set(namespaces)):
+        if time.monotonic() > deadline:
+            sys.exit(f"benchmark: not ready after 600 s: {', '.join(sorted(waiting))}")
+        time.sleep(0.1)
 
 
-def _ready_endpoint(namespace: str, service: str) -> bool:
-    slices = json.loads(
-        kubectl(
-            "get",
-            "endpointslices",
-            "--namespace",
-            namespace,
-            "-o",
-            "json",
-            "-l",
-            f"kubernetes.io/service-name={service}",
-        )
+def _not_ready(namespaces: set[str]) -> set[str]:
+    """The Deployments and Services of `namespaces` that Pulumi would still be waiting for."""
+    listed = json.loads(
+        kubectl("get", "deployments,services,endpointslices", "--all-namespaces", "-o", "json")
     )["items"]
-    return any(
-        (endpoint.get("conditions") or {}).get("ready")
-        for piece in slices
-        for endpoint in piece.get("endpoints") or []
-    )
+    mine = [item for item in listed if item["metadata"]["namespace"] in namespaces]
+    ready_endpoints = {
+        (item["metadata"]["namespace"], item["metadata"]["labels"]["kubernetes.io/service-name"])
+        for item in mine
+        if item["kind"] == "EndpointSlice"
+        and any((e.get("conditions") or {}).get("ready") for e in item.get("endpoints") or [])
+    }
+    waiting = set()
+    for item in mine:
+        where = (item["metadata"]["namespace"], item["metadata"]["name"])
+        label = f"{item['kind']} {'/'.join(where)}"
+        if item["kind"] == "Deployment":
+            conditions = item.get("status", {}).get("conditions") or []
+            if not any(c["type"] == "Available" and c["status"] == "True" for c in conditions):
+                waiting.add(label)
+        elif item["kind"] == "Service":
+            if item["spec"].get("selector") and where not in ready_endpoints:
+                waiting.add(label)
+            if item["spec"]["type"] == "LoadBalancer" and not (
+                item.get("status", {}).get("loadBalancer", {}).get("ingress")
+            ):
+                waiting.add(label)
+    return waiting
 
 
 def breakdown(workdir: Path) -> None:
@@ -279,6 +290,157 @@ def breakdown(workdir: Path) -> None:
     print("  resources by start (start, duration, name); the longest waits mark the critical path:")
     for name, began_at, ended in sorted(spans, key=lambda span: span[1]):
         print(f"    {began_at:5.1f} s  {ended - began_at:5.1f} s  {name}")
+
+
+COPIES = (1, 5, 20)
+WIDE_PARALLEL = 128
+PROGRAM_OF_COPIES = ROOT / "tools" / "copies_program.py"
+
+
+def process_tree(root: int) -> list[int]:
+    """`root` and every process descended from it, from /proc."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    tree, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        tree.append(pid)
+        todo.extend(children.get(pid, []))
+    return tree
+
+
+def role(pid: int) -> str:
+    """What a process of a run is, from its executable: CLI, language host, program, provider."""
+    name = Path(os.readlink(f"/proc/{pid}/exe")).name
+    if name == "pulumi":
+        return "CLI"
+    if name.startswith("pulumi-resource-"):
+        return "provider"
+    if name.startswith("pulumi-language-"):
+        return "language host"
+    if name.startswith("python"):
+        return "program"
+    return name
+
+
+def peak_rss_kib(pid: int) -> int:
+    """The process's own peak resident set so far (VmHWM), 0 when it is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def measured(
+    *args: str, cwd: Path = ROOT, env: dict[str, str] | None = None
+) -> tuple[float, dict[str, float]]:
+    """Runs a command to its end; its wall time and the peak resident memory (MiB) of its
+    processes by role, each process's own peak (VmHWM, read every 0.1 s) summed per role."""
+    start = time.perf_counter()
+    process = subprocess.Popen(
+        args,
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    output: list[str] = []
+    reader = threading.Thread(target=lambda: output.append(process.stdout.read()))  # type: ignore[union-attr]
+    reader.start()
+    peaks: dict[int, tuple[str, int]] = {}
+    while process.poll() is None:
+        for pid in process_tree(process.pid):
+            try:
+                kib = peak_rss_kib(pid)
+                if kib:
+                    peaks[pid] = (peaks[pid][0] if pid in peaks else role(pid), kib)
+            except OSError:
+                continue
+        time.sleep(0.1)
+    seconds = time.perf_counter() - start
+    reader.join()
+    if process.returncode:
+        sys.exit(f"benchmark: {' '.join(args)} failed:\n{''.join(output)}")
+    by_role: dict[str, float] = {}
+    for name, kib in peaks.values():
+        by_role[name] = by_role.get(name, 0.0) + kib / 1024
+    return seconds, by_role
+
+
+def scaling(counts: tuple[int, ...] = COPIES) -> None:
+    """The same program's objects 1, 5 and 20 times in one stack (tools/copies_program.py),
+    simulated pods, no policy pack, Pulumi's default parallelism; against kubectl doing the
+    same with Pulumi's guarantees."""
+    rows = []
+    for copies in counts:
+        with tempfile.TemporaryDirectory() as temp:
+            rows.append(scaling_row(Path(temp), copies))
+    # Each Service's await holds one of the engine's parallel steps for its 10 s settle: the
+    # largest count once more with room for all of them at once.
+    with tempfile.TemporaryDirectory() as temp:
+        rows.append(scaling_row(Path(temp), counts[-1], parallel=WIDE_PARALLEL))
+    print("how it scales: N copies of the app in one stack, one namespace each (simulated pods,")
+    print("no policy pack); peak resident MiB, each process's own peak, of the up and the preview:")
+    print(
+        f"  {'copies':>6} {'parallel':>8} {'resources':>9} {'objects':>7} {'up':>7} {'preview':>7} "
+        f"{'destroy':>7} {'kubectl':>7} {'ratio':>6} {'CLI':>5} {'provider':>8} {'program':>7} "
+        f"{'kubectl':>7}"
+    )
+    for row in rows:
+        print("  " + row)
+
+
+def scaling_row(workdir: Path, copies: int, parallel: int | None = None) -> str:
+    up = bench_stack(workdir, lambda config: point_at_local_cluster(config, "scale"), policy=False)
+    if parallel is not None:
+        up = (*up, "--parallel", str(parallel))
+    shutil.copy(PROGRAM_OF_COPIES, workdir / "__main__.py")
+    env = {"VOTING_APP_COPIES": str(copies)}
+    up_seconds, up_peaks = measured(*up, cwd=workdir, env=env)
+    preview = ("pulumi", "preview", "--stack", STACK, "--suppress-progress")
+    preview_seconds, preview_peaks = measured(*preview, cwd=workdir, env=env)
+    exported = json.loads(run("pulumi", "stack", "export", "--stack", STACK, cwd=workdir))
+    resources = len(exported["deployment"]["resources"])
+    objects = pulumi_objects(workdir, lambda namespace: f"k{namespace}")
+    object_count = len(json.loads(objects.read_text())["items"])
+    destroy = ("pulumi", "destroy", "--stack", STACK, "--yes", "--suppress-progress")
+    destroy_seconds = timed(lambda: run(*destroy, cwd=workdir))
+    namespaces = [f"kscale-{index}" for index in range(1, copies + 1)]
+    start = time.perf_counter()
+    _, kubectl_peaks = measured(
+        "kubectl",
+        "--kubeconfig",
+        str(LOCAL_KUBECONFIG),
+        "--context",
+        LOCAL_CONTEXT,
+        "apply",
+        "--server-side",
+        "-f",
+        str(objects),
+    )
+    wait_ready(*namespaces)
+    kubectl_seconds = time.perf_counter() - start
+    kubectl("delete", "namespace", *namespaces, "--wait=true")
+
+    def peak(name: str) -> float:
+        return max(up_peaks.get(name, 0.0), preview_peaks.get(name, 0.0))
+
+    return (
+        f"{copies:>6} {parallel or 'default':>8} {resources:>9} {object_count:>7} "
+        f"{up_seconds:>6.1f}s {preview_seconds:>6.1f}s "
+        f"{destroy_seconds:>6.1f}s {kubectl_seconds:>6.1f}s {up_seconds / kubectl_seconds:>5.1f}x "
+        f"{peak('CLI'):>5.0f} {peak('provider'):>8.0f} {peak('program'):>7.0f} "
+        f"{kubectl_peaks.get('kubectl', 0.0):>7.0f}"
+    )
 
 
 REAL_NODE_PORTS = {"vote": 30304, "result": 30305}
@@ -331,4 +493,7 @@ def real_node_figures() -> tuple[float, float]:
 
 
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:2] == ["--scaling"]:
+        scaling(tuple(int(count) for count in sys.argv[2:]) or COPIES)
+    else:
+        main()
