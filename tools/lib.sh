@@ -75,11 +75,14 @@ install_provider_plugin() {
   local plugin="$PULUMI_HOME/plugins/resource-kubernetes-v$PULUMI_KUBERNETES_VERSION"
   local binary
   binary="$(tool_dir provider)/bin/pulumi-resource-kubernetes"
-  if [[ -x "$plugin/pulumi-resource-kubernetes" ]] && cmp -s "$binary" "$plugin/pulumi-resource-kubernetes"; then
+  # The build's cache directory is named by the hash of its inputs: the same directory recorded
+  # at install time means the same binary, without reading the 100+ MB of both to compare.
+  if [[ -x "$plugin/pulumi-resource-kubernetes" && "$(cat "$plugin/.installed-from" 2>/dev/null)" == "$binary" ]]; then
     return 0
   fi
   echo "==> installing plugin resource kubernetes v$PULUMI_KUBERNETES_VERSION"
   pulumi plugin install resource kubernetes "v$PULUMI_KUBERNETES_VERSION" --file "$binary" --reinstall >/dev/null
+  echo "$binary" >"$plugin/.installed-from"
 }
 
 # Prints "    ... WHAT: Ns elapsed" every 30 s until it is killed: run it in the background beside
