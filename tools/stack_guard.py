@@ -1,6 +1,7 @@
 """What a run that died leaves in a stack's state, found and cleared before the main job updates it.
 
     python -m tools.stack_guard STACK
+    python -m tools.stack_guard exists STACK    exit 0 if a file backend holds the stack's state
 
 - A lock (file backend): one held by a live `pulumi` process on this machine stops the main job
   with exit status 3 and a message naming the process; one whose process is gone (killed, or its
@@ -89,25 +90,30 @@ def pulumi(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     )
 
 
-def checkpoint(stack: str) -> dict[str, Any] | None:
-    """The stack's deployment as the file backend keeps it (what `pulumi stack export` prints,
-    read without starting the CLI); None when not found there."""
+def checkpoint_file(stack: str) -> Path | None:
+    """Where the file backend keeps the stack's state; None if it is not there (or the backend
+    is not a file backend)."""
     backend = backend_dir()
     if backend is None:
         return None
     stacks = backend / ".pulumi" / "stacks" / PROJECT
-    for path, read in (
-        (stacks / f"{stack}.json", Path.read_bytes),
-        (stacks / f"{stack}.json.gz", _gunzip),
-    ):
-        if path.exists():
-            deployment: dict[str, Any] = json.loads(read(path))["checkpoint"].get("latest") or {}
-            return deployment
-    return None
+    return next(
+        (path for path in (stacks / f"{stack}.json", stacks / f"{stack}.json.gz") if path.exists()),
+        None,
+    )
 
 
-def _gunzip(path: Path) -> bytes:
-    return gzip.decompress(path.read_bytes())
+def checkpoint(stack: str) -> dict[str, Any] | None:
+    """The stack's deployment as the file backend keeps it (what `pulumi stack export` prints,
+    read without starting the CLI); None when not found there."""
+    path = checkpoint_file(stack)
+    if path is None:
+        return None
+    data = path.read_bytes()
+    if path.suffix == ".gz":
+        data = gzip.decompress(data)
+    deployment: dict[str, Any] = json.loads(data)["checkpoint"].get("latest") or {}
+    return deployment
 
 
 def pending_operations(stack: str) -> list[dict[str, Any]]:
@@ -182,6 +188,8 @@ def guard(stack: str) -> int:
 
 
 def main(argv: list[str]) -> int:
+    if len(argv) == 2 and argv[0] == "exists":
+        return 0 if checkpoint_file(argv[1]) else 1
     if len(argv) != 1:
         print(__doc__, file=sys.stderr)
         return 2
