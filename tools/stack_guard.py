@@ -1,7 +1,8 @@
 """What a run that died leaves in a stack's state, found and cleared before the main job updates it.
 
     python -m tools.stack_guard STACK
-    python -m tools.stack_guard exists STACK    exit 0 if a file backend holds the stack's state
+    python -m tools.stack_guard status STACK    first: a live run's lock (exit 3), or whether
+                                                the stack exists yet (prints exists or new)
 
 - A lock (file backend): one held by a live `pulumi` process on this machine stops the main job
   with exit status 3 and a message naming the process; one whose process is gone (killed, or its
@@ -138,8 +139,8 @@ def say(message: str) -> None:
     print(f"==> {message}", flush=True)
 
 
-def guard(stack: str) -> int:
-    held = locks(stack)
+def live_lock(stack: str, held: list[Lock]) -> bool:
+    """Whether a running update holds the stack's lock; if so, says so on stderr."""
     live = [lock for lock in held if not lock.here or lock.alive]
     if live:
         lock = live[0]
@@ -151,6 +152,23 @@ def guard(stack: str) -> int:
             " the next tools/up (or by hand: pulumi cancel --stack " + stack + ").",
             file=sys.stderr,
         )
+    return bool(live)
+
+
+def status(stack: str) -> int:
+    """Before tools/up reads the stack at all (its config, its state): exit status 3 when a
+    running update holds the lock (that run may be writing the state, and a read of a
+    half-written checkpoint fails); otherwise prints `exists` or `new` (a file backend without
+    the stack: tools/up creates it)."""
+    if live_lock(stack, locks(stack)):
+        return 3
+    print("exists" if backend_dir() is None or checkpoint_file(stack) else "new")
+    return 0
+
+
+def guard(stack: str) -> int:
+    held = locks(stack)
+    if live_lock(stack, held):
         return 3
     for lock in held:
         say(
@@ -188,8 +206,8 @@ def guard(stack: str) -> int:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) == 2 and argv[0] == "exists":
-        return 0 if checkpoint_file(argv[1]) else 1
+    if len(argv) == 2 and argv[0] == "status":
+        return status(argv[1])
     if len(argv) != 1:
         print(__doc__, file=sys.stderr)
         return 2
