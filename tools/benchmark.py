@@ -534,9 +534,9 @@ def scaling_row(workdir: Path, copies: int, settings: dict[str, str] | None = No
         up = (*up, "--parallel", parallel)
     shutil.copy(PROGRAM_OF_COPIES, workdir / "__main__.py")
     env = {"VOTING_APP_COPIES": str(copies), **settings}
+    qps = settings.get("PULUMI_K8S_CLIENT_QPS")
     label = ", ".join(
-        [f"-p {parallel}"] * (parallel is not None)
-        + [f"qps {settings['PULUMI_K8S_CLIENT_QPS']}"] * ("PULUMI_K8S_CLIENT_QPS" in settings)
+        part for part in (parallel and f"-p {parallel}", qps and f"qps {qps}") if part
     )
     up_seconds, up_peaks = measured(*up, cwd=workdir, env=env)
     preview = ("pulumi", "preview", "--stack", STACK, "--suppress-progress")
