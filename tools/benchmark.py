@@ -404,7 +404,6 @@ def breakdown(workdir: Path) -> None:
     first_resource = min((b for _, b, _ in spans), default=float("nan"))
     last_resource = max((e for _, _, e in spans), default=float("nan"))
     print(f"breakdown of one pulumi up from empty ({total:.1f} s, events stamped on arrival):")
-    print(f"  CLI start-up and policy pack loaded:      {first('policy_load_event'):.1f} s")
     print(f"  engine ready (prelude):                   {first('prelude_event'):.1f} s")
     print(f"  first resource registered by the program: {first_resource:.1f} s")
     print(f"  last resource done:                       {last_resource:.1f} s")
