@@ -461,11 +461,18 @@ def peak_rss_kib(pid: int) -> int:
     return 0
 
 
+def cpu_seconds(pid: int) -> float:
+    """The process's own CPU time so far (user + system)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def measured(
     *args: str, cwd: Path = ROOT, env: dict[str, str] | None = None
-) -> tuple[float, dict[str, float]]:
-    """Runs a command to its end; its wall time and the peak resident memory (MiB) of its
-    processes by role, each process's own peak (VmHWM, read every 0.1 s) summed per role."""
+) -> tuple[float, dict[str, float], dict[str, float]]:
+    """Runs a command to its end; its wall time, and by role the peak resident memory (MiB) of
+    its processes (each process's own peak, VmHWM) and their CPU seconds, read every 0.1 s and
+    summed per role."""
     start = time.perf_counter()
     process = subprocess.Popen(
         args,
@@ -478,13 +485,13 @@ def measured(
     output: list[str] = []
     reader = threading.Thread(target=lambda: output.append(process.stdout.read()))  # type: ignore[union-attr]
     reader.start()
-    peaks: dict[int, tuple[str, int]] = {}
+    peaks: dict[int, tuple[str, int, float]] = {}
     while process.poll() is None:
         for pid in process_tree(process.pid):
             try:
-                kib = peak_rss_kib(pid)
+                kib, cpu = peak_rss_kib(pid), cpu_seconds(pid)
                 if kib:
-                    peaks[pid] = (peaks[pid][0] if pid in peaks else role(pid), kib)
+                    peaks[pid] = (peaks[pid][0] if pid in peaks else role(pid), kib, cpu)
             except OSError:
                 continue
         time.sleep(0.1)
@@ -493,9 +500,11 @@ def measured(
     if process.returncode:
         sys.exit(f"benchmark: {' '.join(args)} failed:\n{''.join(output)}")
     by_role: dict[str, float] = {}
-    for name, kib in peaks.values():
+    cpu_by_role: dict[str, float] = {}
+    for name, kib, cpu in peaks.values():
         by_role[name] = by_role.get(name, 0.0) + kib / 1024
-    return seconds, by_role
+        cpu_by_role[name] = cpu_by_role.get(name, 0.0) + cpu
+    return seconds, by_role, cpu_by_role
 
 
 def scaling(counts: tuple[int, ...] = COPIES) -> None:
@@ -513,11 +522,13 @@ def scaling(counts: tuple[int, ...] = COPIES) -> None:
         with tempfile.TemporaryDirectory() as temp:
             rows.append(scaling_row(Path(temp), counts[-1], settings))
     print("how it scales: N copies of the app in one stack, one namespace each (simulated pods,")
-    print("no policy pack); peak resident MiB, each process's own peak, of the up and the preview:")
+    print("no policy pack); peak resident MiB of the up and the preview (each process's own peak),")
+    print("then CPU seconds the up used, by role; last, kubectl's peak MiB:")
     print(
         f"  {'copies':>6} {'settings':>14} {'resources':>9} {'objects':>7} "
         f"{'up':>7} {'preview':>7} {'destroy':>7} {'kubectl':>7} {'ratio':>6} "
-        f"{'CLI':>5} {'provider':>8} {'program':>7} {'kubectl':>7}"
+        f"{'CLI':>5} {'provider':>8} {'program':>7} {'CLI':>5} {'prov.':>6} {'prog.':>6} "
+        f"{'kubectl':>7}"
     )
     for row in rows:
         print("  " + row)
@@ -537,9 +548,9 @@ def scaling_row(workdir: Path, copies: int, settings: dict[str, str] | None = No
     label = ", ".join(
         part for part in (parallel and f"-p {parallel}", qps and f"qps {qps}") if part
     )
-    up_seconds, up_peaks = measured(*up, cwd=workdir, env=env)
+    up_seconds, up_peaks, up_cpu = measured(*up, cwd=workdir, env=env)
     preview = ("pulumi", "preview", "--stack", STACK, "--suppress-progress")
-    preview_seconds, preview_peaks = measured(*preview, cwd=workdir, env=env)
+    preview_seconds, preview_peaks, _ = measured(*preview, cwd=workdir, env=env)
     exported = json.loads(run("pulumi", "stack", "export", "--stack", STACK, cwd=workdir))
     resources = len(exported["deployment"]["resources"])
     objects = pulumi_objects(workdir, lambda namespace: f"k{namespace}")
@@ -557,7 +568,7 @@ def scaling_row(workdir: Path, copies: int, settings: dict[str, str] | None = No
     destroy_seconds = timed(lambda: run(*destroy, cwd=workdir, env=env))
     namespaces = [f"kscale-{index}" for index in range(1, copies + 1)]
     start = time.perf_counter()
-    _, kubectl_peaks = measured(
+    _, kubectl_peaks, _ = measured(
         "kubectl",
         "--kubeconfig",
         str(LOCAL_KUBECONFIG),
@@ -580,6 +591,8 @@ def scaling_row(workdir: Path, copies: int, settings: dict[str, str] | None = No
         f"{up_seconds:>6.1f}s {preview_seconds:>6.1f}s "
         f"{destroy_seconds:>6.1f}s {kubectl_seconds:>6.1f}s {up_seconds / kubectl_seconds:>5.1f}x "
         f"{peak('CLI'):>5.0f} {peak('provider'):>8.0f} {peak('program'):>7.0f} "
+        f"{up_cpu.get('CLI', 0):>5.1f} {up_cpu.get('provider', 0):>6.1f} "
+        f"{up_cpu.get('program', 0):>6.1f} "
         f"{kubectl_peaks.get('kubectl', 0.0):>7.0f}"
     )
 
