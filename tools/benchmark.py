@@ -424,12 +424,17 @@ FAST_CLIENT = {"PULUMI_K8S_CLIENT_QPS": "500", "PULUMI_K8S_CLIENT_BURST": "1000"
 PROGRAM_OF_COPIES = ROOT / "tools" / "copies_program.py"
 
 
+def stat_fields(pid: int | str) -> list[str]:
+    """/proc/PID/stat after the command name (which may hold spaces): state, ppid, ..."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
 def process_tree(root: int) -> list[int]:
     """`root` and every process descended from it, from /proc."""
     children: dict[int, list[int]] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
+            fields = stat_fields(stat.parent.name)
         except OSError:
             continue
         children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
@@ -468,7 +473,7 @@ def peak_rss_kib(pid: int) -> int:
 
 def cpu_seconds(pid: int) -> float:
     """The process's own CPU time so far (user + system)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    fields = stat_fields(pid)
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
