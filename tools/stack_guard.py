@@ -2,7 +2,8 @@
 
     python -m tools.stack_guard STACK
     python -m tools.stack_guard status STACK    first: a live run's lock (exit 3), or whether
-                                                the stack exists yet (prints exists or new)
+                                                a file backend holds the stack (prints exists
+                                                or unknown)
 
 - A lock (file backend): one held by a live `pulumi` process on this machine stops the main job
   with exit status 3 and a message naming the process; one whose process is gone (killed, or its
@@ -158,11 +159,12 @@ def live_lock(stack: str, held: list[Lock]) -> bool:
 def status(stack: str) -> int:
     """Before tools/up reads the stack at all (its config, its state): exit status 3 when a
     running update holds the lock (that run may be writing the state, and a read of a
-    half-written checkpoint fails); otherwise prints `exists` or `new` (a file backend without
-    the stack: tools/up creates it)."""
+    half-written checkpoint fails); otherwise prints `exists` when a file backend holds the
+    stack, else `unknown` (a new stack, or a backend this does not read: tools/up lets
+    `pulumi stack select --create` decide)."""
     if live_lock(stack, locks(stack)):
         return 3
-    print("exists" if backend_dir() is None or checkpoint_file(stack) else "new")
+    print("exists" if checkpoint_file(stack) else "unknown")
     return 0
 
 
