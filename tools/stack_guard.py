@@ -1,13 +1,14 @@
 """What a run that died leaves in a stack's state, found and cleared before the main job updates it.
 
-    python -m tools.stack_guard STACK
-    python -m tools.stack_guard status STACK    first: a live run's lock (exit 3), or whether
-                                                a file backend holds the stack (prints exists
-                                                or unknown)
+    python -m tools.stack_guard STACK    then prints `exists` when a file backend holds the stack,
+                                         else `unknown` (a new stack, or a backend read through
+                                         the CLI: tools/up lets `pulumi stack select --create`
+                                         decide); what it clears, it says on stderr
 
 - A lock (file backend): one held by a live `pulumi` process on this machine stops the main job
-  with exit status 3 and a message naming the process; one whose process is gone (killed, or its
-  machine slept through a CI cancel) is removed with `pulumi cancel`, saying so.
+  with exit status 3 and a message naming the process, before anything reads the state (that run
+  may be writing it, and a half-written checkpoint does not parse); one whose process is gone
+  (killed, or its machine slept through a CI cancel) is removed with `pulumi cancel`, saying so.
 - Pending operations: Pulumi records an operation before it starts and clears it when it ends, so
   a run killed in between leaves it behind. Pending creates are dropped with
   `pulumi refresh --clear-pending-creates`: the main job's update then creates those objects again,
@@ -20,7 +21,6 @@ Run with the Pulumi environment of tools/lib.sh (`pulumi` on PATH, PULUMI_BACKEN
 
 from __future__ import annotations
 
-import gzip
 import json
 import os
 import signal
@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-PROJECT = "voting-app"
+from tools.stack_state import PROJECT, backend_dir, checkpoint, checkpoint_file, pulumi
 
 
 @dataclass(frozen=True)
@@ -54,13 +54,6 @@ class Lock:
         return b"pulumi" in command
 
 
-def backend_dir() -> Path | None:
-    url = os.environ.get("PULUMI_BACKEND_URL", "")
-    if not url.startswith("file://"):
-        return None
-    return Path(url.removeprefix("file://").split("?")[0])
-
-
 def locks(stack: str) -> list[Lock]:
     backend = backend_dir()
     if backend is None:
@@ -82,42 +75,6 @@ def locks(stack: str) -> list[Lock]:
     return found
 
 
-def pulumi(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["pulumi", *args, "--non-interactive"],
-        check=check,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-
-
-def checkpoint_file(stack: str) -> Path | None:
-    """Where the file backend keeps the stack's state; None if it is not there (or the backend
-    is not a file backend)."""
-    backend = backend_dir()
-    if backend is None:
-        return None
-    stacks = backend / ".pulumi" / "stacks" / PROJECT
-    return next(
-        (path for path in (stacks / f"{stack}.json", stacks / f"{stack}.json.gz") if path.exists()),
-        None,
-    )
-
-
-def checkpoint(stack: str) -> dict[str, Any] | None:
-    """The stack's deployment as the file backend keeps it (what `pulumi stack export` prints,
-    read without starting the CLI); None when not found there."""
-    path = checkpoint_file(stack)
-    if path is None:
-        return None
-    data = path.read_bytes()
-    if path.suffix == ".gz":
-        data = gzip.decompress(data)
-    deployment: dict[str, Any] = json.loads(data)["checkpoint"].get("latest") or {}
-    return deployment
-
-
 def pending_operations(stack: str) -> list[dict[str, Any]]:
     deployment = checkpoint(stack)
     if deployment is None:
@@ -137,7 +94,8 @@ def describe(operation: dict[str, Any]) -> str:
 
 
 def say(message: str) -> None:
-    print(f"==> {message}", flush=True)
+    """What it clears: on stderr, since stdout carries the stack's status for tools/up."""
+    print(f"==> {message}", file=sys.stderr, flush=True)
 
 
 def live_lock(stack: str, held: list[Lock]) -> bool:
@@ -154,18 +112,6 @@ def live_lock(stack: str, held: list[Lock]) -> bool:
             file=sys.stderr,
         )
     return bool(live)
-
-
-def status(stack: str) -> int:
-    """Before tools/up reads the stack at all (its config, its state): exit status 3 when a
-    running update holds the lock (that run may be writing the state, and a read of a
-    half-written checkpoint fails); otherwise prints `exists` when a file backend holds the
-    stack, else `unknown` (a new stack, or a backend this does not read: tools/up lets
-    `pulumi stack select --create` decide)."""
-    if live_lock(stack, locks(stack)):
-        return 3
-    print("exists" if checkpoint_file(stack) else "unknown")
-    return 0
 
 
 def guard(stack: str) -> int:
@@ -204,12 +150,11 @@ def guard(stack: str) -> int:
             f"stack {stack}: the last run died during {len(others)} other operation(s)"
             f" ({what}); this update's refresh reads their real state first"
         )
+    print("exists" if checkpoint_file(stack) else "unknown")
     return 0
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) == 2 and argv[0] == "status":
-        return status(argv[1])
     if len(argv) != 1:
         print(__doc__, file=sys.stderr)
         return 2
@@ -221,8 +166,8 @@ def main(argv: list[str]) -> int:
     except subprocess.CalledProcessError as error:
         print(
             f"tools/up: clearing what the last run left failed ({' '.join(error.cmd[:3])}):"
-            f" {(error.stderr or '').strip().splitlines()[-1:] or 'no message'}; run tools/up"
-            " again",
+            f" {((error.stderr or '').strip().splitlines() or ['no message'])[-1]}; fix that and"
+            " run tools/up again",
             file=sys.stderr,
         )
         return 1

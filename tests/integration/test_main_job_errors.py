@@ -135,4 +135,14 @@ def test_a_missing_provider_plugin_is_installed_again(job: MainJob) -> None:
     assert result.returncode == 0, result.stdout[-3000:]
     assert "==> installing plugin resource kubernetes" in result.stdout
     job.converged()
+
+    # The stack deployed, a rerun with a wrong passphrase: the update itself finds it (tools/up
+    # checks nothing of its own on a rerun) before it reads the cluster or writes the state.
+    checkpoint = job.project / ".state" / ".pulumi" / "stacks" / "voting-app" / "dev.json"
+    before = checkpoint.read_bytes()
+    result = job.run(timeout=300, PULUMI_CONFIG_PASSPHRASE="not-the-passphrase")
+    lines = result.stdout.strip().splitlines()
+    assert result.returncode == 2, result.stdout[-3000:]
+    assert lines[-1].startswith("tools/up: the passphrase for stack dev is wrong"), lines[-3:]
+    assert checkpoint.read_bytes() == before, "the state was written"
     job.destroy()
