@@ -10,7 +10,7 @@ import pytest
 
 from policy import rules
 from tests.mocks import unwrap
-from tests.program import run_main
+from tests.program import shipped_stack
 
 MANDATORY_RESOURCE_RULES: list[Callable[[str, Mapping[str, Any]], list[str]]] = [
     rules.pinned_images,
@@ -25,7 +25,7 @@ DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 
 @functools.cache
 def stack_resources(stack: str) -> list[rules.Resource]:
-    run = run_main(stack)
+    run = shipped_stack(stack)
     return [
         (r.typ, unwrap(r.inputs)) for r in run.mocks.registered if r.typ.startswith("kubernetes:")
     ]

@@ -9,7 +9,7 @@ import pytest
 from components.db_clients import KNOWN_DB_CLIENTS
 from components.traffic import OUTSIDE, TRAFFIC_GRAPH, Edge
 from tests.mocks import is_secret, plain_strings, unwrap
-from tests.program import ProgramRun, run_main
+from tests.program import ProgramRun, shipped_stack
 from tests.quantities import millicores, size_bytes
 from tests.stack_files import TEST_PASSWORD, stack_values
 
@@ -42,7 +42,7 @@ EXPECTED = {
 
 @pytest.fixture(scope="module", params=["dev", "prod"])
 def stack(request: pytest.FixtureRequest) -> tuple[str, ProgramRun]:
-    return request.param, run_main(request.param)
+    return request.param, shipped_stack(request.param)
 
 
 def inputs(run: ProgramRun, typ: str) -> dict[str, dict[str, Any]]:
