@@ -6,12 +6,16 @@ source "$ROOT/tools/versions.env"
 # Survives between sessions on the same machine; override with VOTING_APP_CACHE.
 VOTING_APP_CACHE=${VOTING_APP_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/voting-app}
 export VOTING_APP_CACHE
+# The local cluster's directory and name (another pair runs a second, separate control plane:
+# the test of the cluster's start does).
+CLUSTER_DIR=${VOTING_APP_CLUSTER_DIR:-$ROOT/.cluster}
+CLUSTER_NAME=${VOTING_APP_CLUSTER_NAME:-voting-app}
 # tools/cluster writes the local control plane's own kubeconfig here (tools/project_copy.py too).
 # shellcheck disable=SC2034 # used by the scripts that source this file
-LOCAL_KUBECONFIG="$ROOT/.cluster/kubeconfig"
+LOCAL_KUBECONFIG="$CLUSTER_DIR/kubeconfig"
 # Its certificates (kwokctl writes them): the CA, and the admin pair the API server and nodes use.
 # shellcheck disable=SC2034
-LOCAL_PKI="$ROOT/.cluster/kwok/clusters/voting-app/pki"
+LOCAL_PKI="$CLUSTER_DIR/kwok/clusters/$CLUSTER_NAME/pki"
 
 # The inputs that decide each tool's build: its pins and the files it is built from.
 tool_inputs() {
@@ -103,8 +107,15 @@ stop_progress() {
   wait "$1" 2>/dev/null || true
 }
 
-# True when the process whose pid the file names is alive.
-pid_file_alive() { [[ -f $1 ]] && kill -0 "$(cat "$1")" 2>/dev/null; }
+# True when the process whose pid the file names is alive (a zombie, dead but not yet reaped by
+# its parent, is not).
+pid_file_alive() {
+  [[ -f $1 ]] || return 1
+  local stat
+  stat=$(cat "/proc/$(cat "$1")/stat" 2>/dev/null) || return 1
+  stat=${stat##*) }
+  [[ ${stat%% *} != Z ]]
+}
 
 # True when something on this machine listens on TCP port $1.
 port_in_use() { ss -Htln "sport = :$1" | grep -q .; }

@@ -5,10 +5,15 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
 from typing import Any
 
-from tools.project_copy import LOCAL_CONTEXT, LOCAL_KUBECONFIG
+from tests.processes import end, working_in
+from tools.deletion import watched
+from tools.project_copy import LOCAL_CONTEXT, LOCAL_KUBECONFIG, ROOT
 
 # Every kind of object the program creates inside its namespace.
 APP_KINDS = (
@@ -47,13 +52,57 @@ def get_json(*args: str) -> Any:
 
 
 def require_cluster() -> None:
-    """Fail (never skip) when the cluster is missing: tools/test starts it."""
-    if not KUBECONFIG.exists() or kubectl("get", "--raw", "/readyz", check=False).returncode:
-        raise RuntimeError(
-            f"no local cluster answers through {KUBECONFIG}: run tools/test, or tools/cluster start"
-        )
+    """Fail (never skip) when the local cluster is not healthy: every test that needs it fails at
+    once with the same message (the check runs once per session), rather than running into its
+    own timeout (a namespace deletion hangs forever while the metrics API is down)."""
+    problem = _cluster_problem()
+    if problem:
+        raise RuntimeError(problem)
+
+
+@cache
+def _cluster_problem() -> str | None:
+    """None when the cluster is healthy; else what is wrong. A component that died is restarted
+    once by `tools/cluster start`, as a developer would."""
+    if KUBECONFIG != LOCAL_KUBECONFIG:
+        # Another cluster (VOTING_APP_KUBECONFIG): only its API server can be checked.
+        if kubectl("get", "--raw", "/readyz", check=False).returncode == 0:
+            return None
+        return f"no cluster answers through {KUBECONFIG}"
+    if not KUBECONFIG.exists():
+        return f"no local cluster ({KUBECONFIG} is missing): run tools/test, or tools/cluster start"
+    health = _cluster_command("health")
+    if health.returncode == 0:
+        return None
+    started = _cluster_command("start")
+    health = _cluster_command("health")
+    if health.returncode == 0:
+        return None
+    return (
+        "the local cluster is not healthy, and tools/cluster start could not restore it:\n"
+        f"{health.stdout.strip()}\n{started.stderr.strip()[-3000:]}"
+    )
+
+
+def _cluster_command(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(ROOT / "tools" / "cluster"), *args],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
 
 
 def live(pods: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The pods that are not on their way out (no deletionTimestamp)."""
     return [pod for pod in pods if "deletionTimestamp" not in pod["metadata"]]
+
+
+@contextmanager
+def destroying(namespace: str, project: Path) -> Iterator[None]:
+    """A block that deletes `namespace` (a `pulumi destroy` of the stack in `project`): when the
+    API server says the namespace cannot go, or it is still there after 5 minutes, the Pulumi
+    processes working in `project` are ended and the block fails with the reason
+    (tools/deletion.py), instead of waiting for the provider's own timeout."""
+    with watched(kubectl, namespace, lambda: end(working_in(project))):
+        yield

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.integration.cluster import APP_KINDS, get_json, kubectl
+from tests.integration.cluster import APP_KINDS, destroying, get_json, kubectl, require_cluster
 from tests.stack_files import ROOT
 from tools.project_copy import StackConfig, copy_program, edit_stack_config, point_at_local_cluster
 
@@ -135,7 +135,8 @@ class MainJob:
             assert seen.returncode == 0, seen.stdout[-2000:] + seen.stderr[-2000:]
 
     def destroy(self) -> None:
-        self.pulumi("destroy", "--yes", "--skip-preview")
+        with destroying(self.namespace, self.project):
+            self.pulumi("destroy", "--yes", "--skip-preview")
         assert self.cluster_objects() == set()
 
 
@@ -205,6 +206,7 @@ def with_session_gone(sid: int, timeout: float = 30) -> list[str]:
 def main_job_copy(
     workdir: Path, edit: Callable[[StackConfig], None] | None = None
 ) -> Iterator[MainJob]:
+    require_cluster()
     project = workdir / "project"
     project.mkdir()
     copy_program(ROOT, project, ["dev", "prod"])
@@ -224,5 +226,6 @@ def main_job_copy(
         yield job
     finally:
         job.pulumi("cancel", "--yes", check=False)
-        job.pulumi("destroy", "--yes", "--skip-preview", "--refresh", check=False)
+        with destroying(namespace, project):
+            job.pulumi("destroy", "--yes", "--skip-preview", "--refresh", check=False)
         kubectl("delete", "namespace", namespace, "--ignore-not-found", "--wait=false", check=False)

@@ -227,7 +227,7 @@ def test_refresh_sees_drift_and_up_restores_the_declared_state(deployed: Deploye
 
 
 def test_destroy_leaves_nothing_behind(deployed: Deployed) -> None:
-    deployed.test.stack.destroy(suppress_progress=True)
+    deployed.test.destroy()
     gone = kubectl("get", "namespace", deployed.namespace, check=False)
     assert gone.returncode != 0
     assert "NotFound" in gone.stderr

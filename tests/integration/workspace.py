@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pulumi.automation as auto
 
-from tests.integration.cluster import CONTEXT, KUBECONFIG
+from tests.integration.cluster import CONTEXT, KUBECONFIG, destroying, require_cluster
 from tests.stack_files import ROOT
 from tools.project_copy import (
     StackConfig,
@@ -44,6 +44,11 @@ class StackUnderTest:
     def preview(self) -> auto.PreviewResult:
         return self.stack.preview(policy_packs=[POLICY_PACK], diff=True, suppress_progress=True)
 
+    def destroy(self) -> auto.DestroyResult:
+        """`pulumi destroy`, failing at once with the reason if the namespace cannot go."""
+        with destroying(self.namespace, Path(self.stack.workspace.work_dir)):
+            return self.stack.destroy(suppress_progress=True)
+
     def state_text(self) -> str:
         return "\n".join(
             path.read_text() for path in self.backend.rglob("*.json") if ".pulumi" in path.parts
@@ -62,6 +67,8 @@ def throwaway_stack(
     with a fresh random password (so any plaintext leak is detectable). With `render_to`, the
     provider writes manifests there instead of deploying; `node_ports` replace the stack's fixed
     ones; `edit` changes the config further before anything is deployed."""
+    if render_to is None:
+        require_cluster()
     project = workdir / "project"
     backend = workdir / "state"
     project.mkdir()
@@ -95,5 +102,5 @@ def throwaway_stack(
         yield test
     finally:
         # Whatever a test left behind is removed; the destroy test asserts this works by itself.
-        handle.destroy(suppress_progress=True)
+        test.destroy()
         handle.workspace.remove_stack(stack)

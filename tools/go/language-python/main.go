@@ -2,24 +2,33 @@
 //
 // The upstream host (module github.com/pulumi/pulumi/sdk/python/cmd/pulumi-language-python/v3)
 // is not served by the Go module proxy these machines reach, so this small host of our own stands
-// in for it. It implements what `pulumi preview`, `up`, `refresh` and `destroy` need: it runs the
-// program through pulumi-language-python-exec (which ships in the sdk/v3 module and is installed
-// beside this binary) with the project's virtualenv, and runs Python plugins such as policy
-// packs. Everything else (templates, code generation, `pulumi install`, dependency listings in
-// `pulumi about`) answers Unimplemented.
+// in for it. It implements what the CLI calls for `pulumi preview`, `up`, `refresh`, `destroy`,
+// `install` and `about`: it runs the program through pulumi-language-python-exec (which ships in
+// the sdk/v3 module and is installed beside this binary) with the project's virtualenv, runs
+// Python plugins such as policy packs, describes the runtime (About), lists the virtualenv's
+// packages (GetProgramDependencies) and creates the virtualenv and installs requirements.txt
+// (InstallDependencies). Templates, code generation and packaging answer Unimplemented.
+//
+// It stops as soon as the CLI closes it (SIGINT to its process group) or on SIGTERM, whatever
+// the dispositions it inherited: a host started with SIGINT ignored (a background job, nohup,
+// some CI runners) would otherwise wait for the CLI's SIGKILL 5 s later, on every preview and up.
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/util/rpcutil"
 	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
@@ -34,6 +43,46 @@ type host struct {
 	pulumirpc.UnimplementedLanguageRuntimeServer
 	engineAddress string
 	execScript    string
+
+	// The child processes running now: ended when the host stops.
+	children sync.Mutex
+	running  map[*exec.Cmd]struct{}
+	stopped  bool
+}
+
+var errStopping = errors.New("the language host is stopping")
+
+// run starts `cmd` and waits for it, as cmd.Run does, keeping it on the list that stop() ends.
+func (h *host) run(cmd *exec.Cmd) error {
+	h.children.Lock()
+	if h.stopped {
+		h.children.Unlock()
+		return errStopping
+	}
+	err := cmd.Start()
+	if err == nil {
+		h.running[cmd] = struct{}{}
+	}
+	h.children.Unlock()
+	if err != nil {
+		return err
+	}
+	err = cmd.Wait()
+	h.children.Lock()
+	delete(h.running, cmd)
+	h.children.Unlock()
+	return err
+}
+
+// stop ends every child now (a Python program or policy pack outliving its host would hold the
+// CLI's output pipe open until the CLI's SIGKILL) and starts no more.
+func (h *host) stop() {
+	h.children.Lock()
+	defer h.children.Unlock()
+	h.stopped = true
+	for cmd := range h.running {
+		_ = cmd.Process.Kill()
+	}
 }
 
 func (h *host) Handshake(
@@ -91,11 +140,19 @@ func (h *host) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pulumirpc.R
 	}
 	args = append(args, req.GetArgs()...)
 
-	config, err := json.Marshal(req.GetConfig())
+	// A stack without config sends none: the runner expects an empty object and list, not null.
+	values, keys := req.GetConfig(), req.GetConfigSecretKeys()
+	if values == nil {
+		values = map[string]string{}
+	}
+	if keys == nil {
+		keys = []string{}
+	}
+	config, err := json.Marshal(values)
 	if err != nil {
 		return nil, err
 	}
-	secretKeys, err := json.Marshal(req.GetConfigSecretKeys())
+	secretKeys, err := json.Marshal(keys)
 	if err != nil {
 		return nil, err
 	}
@@ -106,7 +163,7 @@ func (h *host) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pulumirpc.R
 		"PULUMI_CONFIG="+string(config),
 		"PULUMI_CONFIG_SECRET_KEYS="+string(secretKeys),
 	)
-	if err := cmd.Run(); err != nil {
+	if err := h.run(cmd); err != nil {
 		var exit *exec.ExitError
 		if errors.As(err, &exit) {
 			if exit.ExitCode() == exitCodeAfterUserMessage {
@@ -146,22 +203,16 @@ func (h *host) RunPlugin(
 	}
 	cmd.Env = activate(environ, python)
 
-	var sending sync.Mutex
-	send := func(response *pulumirpc.RunPluginResponse) error {
-		sending.Lock()
-		defer sending.Unlock()
-		return server.Send(response)
-	}
-	stdout := streamTo(func(chunk []byte) error {
-		return send(&pulumirpc.RunPluginResponse{Output: &pulumirpc.RunPluginResponse_Stdout{Stdout: chunk}})
+	send := serialized(server.Send)
+	cmd.Stdout, cmd.Stderr = streams(func(stdout, stderr []byte) error {
+		if stdout != nil {
+			return send(&pulumirpc.RunPluginResponse{Output: &pulumirpc.RunPluginResponse_Stdout{Stdout: stdout}})
+		}
+		return send(&pulumirpc.RunPluginResponse{Output: &pulumirpc.RunPluginResponse_Stderr{Stderr: stderr}})
 	})
-	stderr := streamTo(func(chunk []byte) error {
-		return send(&pulumirpc.RunPluginResponse{Output: &pulumirpc.RunPluginResponse_Stderr{Stderr: chunk}})
-	})
-	cmd.Stdout, cmd.Stderr = stdout, stderr
 
 	exitCode := int32(0)
-	if err := cmd.Run(); err != nil {
+	if err := h.run(cmd); err != nil {
 		var exit *exec.ExitError
 		if !errors.As(err, &exit) {
 			return err
@@ -169,6 +220,172 @@ func (h *host) RunPlugin(
 		exitCode = int32(exit.ExitCode())
 	}
 	return send(&pulumirpc.RunPluginResponse{Output: &pulumirpc.RunPluginResponse_Exitcode{Exitcode: exitCode}})
+}
+
+// About describes the runtime for the update's metadata (the CLI asks on every preview and up,
+// and `pulumi about` prints it). Read from the virtualenv's files, without starting Python: the
+// CLI waits for this answer before it starts the update.
+func (h *host) About(_ context.Context, req *pulumirpc.AboutRequest) (*pulumirpc.AboutResponse, error) {
+	python, err := pythonExecutable(req.GetInfo())
+	if err != nil {
+		return nil, err
+	}
+	return &pulumirpc.AboutResponse{
+		Executable: python,
+		Version:    pythonVersion(python),
+		Metadata: map[string]string{
+			"toolchain":        "Pip",
+			"toolchainVersion": pipVersion(python),
+			"typechecker":      "None",
+		},
+	}, nil
+}
+
+// pythonVersion is the version a virtualenv records in its pyvenv.cfg, else what the
+// interpreter says.
+func pythonVersion(python string) string {
+	config, err := os.ReadFile(filepath.Join(filepath.Dir(filepath.Dir(python)), "pyvenv.cfg"))
+	if err == nil {
+		for _, line := range strings.Split(string(config), "\n") {
+			key, value, found := strings.Cut(line, "=")
+			key = strings.TrimSpace(key)
+			if found && (key == "version" || key == "version_info") {
+				parts := strings.Split(strings.TrimSpace(value), ".")
+				return strings.Join(parts[:min(3, len(parts))], ".")
+			}
+		}
+	}
+	out, err := exec.Command(python, "--version").Output()
+	if err != nil {
+		return "0.0.0"
+	}
+	return strings.TrimPrefix(strings.TrimSpace(string(out)), "Python ")
+}
+
+// pipVersion is the version of the pip installed beside `python` (its dist-info directory).
+func pipVersion(python string) string {
+	found, _ := filepath.Glob(filepath.Join(
+		filepath.Dir(filepath.Dir(python)), "lib", "python*", "site-packages", "pip-*.dist-info"))
+	if len(found) == 0 {
+		return "0.0.0"
+	}
+	return strings.TrimSuffix(strings.TrimPrefix(filepath.Base(found[0]), "pip-"), ".dist-info")
+}
+
+// GetProgramDependencies lists the virtualenv's packages for `pulumi about` (pip list).
+func (h *host) GetProgramDependencies(
+	ctx context.Context, req *pulumirpc.GetProgramDependenciesRequest,
+) (*pulumirpc.GetProgramDependenciesResponse, error) {
+	python, err := pythonExecutable(req.GetInfo())
+	if err != nil {
+		return nil, err
+	}
+	args := []string{"-m", "pip", "list", "--format", "json", "--disable-pip-version-check"}
+	if !req.GetTransitiveDependencies() {
+		args = append(args, "--not-required")
+	}
+	cmd := exec.CommandContext(ctx, python, args...)
+	cmd.Env = activate(os.Environ(), python)
+	var out bytes.Buffer
+	cmd.Stdout = &out
+	if err := h.run(cmd); err != nil {
+		return nil, fmt.Errorf("pip list: %w", err)
+	}
+	var listed []struct{ Name, Version string }
+	if err := json.Unmarshal(out.Bytes(), &listed); err != nil {
+		return nil, fmt.Errorf("pip list: %w", err)
+	}
+	response := &pulumirpc.GetProgramDependenciesResponse{}
+	for _, dependency := range listed {
+		response.Dependencies = append(response.Dependencies,
+			&pulumirpc.DependencyInfo{Name: dependency.Name, Version: dependency.Version})
+	}
+	return response, nil
+}
+
+// InstallDependencies is `pulumi install` for the project (and, the CLI finding PulumiPolicy.yaml
+// below it, for the policy pack): it creates the virtualenv the runtime options name if it does
+// not exist yet (with $PULUMI_PYTHON_CMD, else python3), then installs the directory's
+// requirements.txt into it, streaming pip's output. Unlike the official host it does not upgrade
+// pip, setuptools and wheel first: the pinned requirements need none of that, and it would need a
+// package index even when requirements.txt is served from elsewhere.
+func (h *host) InstallDependencies(
+	req *pulumirpc.InstallDependenciesRequest,
+	server grpc.ServerStreamingServer[pulumirpc.InstallDependenciesResponse],
+) error {
+	info := req.GetInfo()
+	if info == nil {
+		return errors.New("the engine sent no program info")
+	}
+	send := serialized(server.Send)
+	stdout, stderr := streams(func(stdout, stderr []byte) error {
+		return send(&pulumirpc.InstallDependenciesResponse{Stdout: stdout, Stderr: stderr})
+	})
+	run := func(dir string, environ []string, name string, args ...string) error {
+		cmd := exec.CommandContext(server.Context(), name, args...)
+		cmd.Dir, cmd.Env, cmd.Stdout, cmd.Stderr = dir, environ, stdout, stderr
+		if err := h.run(cmd); err != nil {
+			return fmt.Errorf("%s %s: %w", filepath.Base(name), strings.Join(args, " "), err)
+		}
+		return nil
+	}
+
+	fmt.Fprint(stdout, "Installing dependencies...\n\n")
+	virtualenv := runtimeOption(info, "virtualenv")
+	if virtualenv == "" && req.GetIsPlugin() {
+		virtualenv = "venv" // the official host's default for plugins
+	}
+	python := ""
+	if virtualenv != "" {
+		if !filepath.IsAbs(virtualenv) {
+			virtualenv = filepath.Join(info.GetRootDirectory(), virtualenv)
+		}
+		python = filepath.Join(virtualenv, "bin", "python")
+		if _, err := os.Stat(python); err != nil {
+			base := os.Getenv("PULUMI_PYTHON_CMD")
+			if base == "" {
+				base = "python3"
+			}
+			fmt.Fprintf(stdout, "Creating virtual environment %s with %s...\n", virtualenv, base)
+			if err := run(info.GetProgramDirectory(), os.Environ(), base, "-m", "venv", virtualenv); err != nil {
+				return err
+			}
+		}
+	} else {
+		found, err := exec.LookPath("python3")
+		if err != nil {
+			return err
+		}
+		python = found
+	}
+	requirements := filepath.Join(info.GetProgramDirectory(), "requirements.txt")
+	if _, err := os.Stat(requirements); err == nil {
+		fmt.Fprintf(stdout, "Installing %s...\n", requirements)
+		if err := run(info.GetProgramDirectory(), activate(os.Environ(), python), python,
+			"-m", "pip", "install", "--disable-pip-version-check", "-r", requirements); err != nil {
+			return err
+		}
+	}
+	fmt.Fprint(stdout, "Finished installing dependencies\n\n")
+	return nil
+}
+
+// serialized is `send` for one message at a time: a gRPC stream takes no concurrent sends, and a
+// child's stdout and stderr are copied by two goroutines.
+func serialized[T any](send func(T) error) func(T) error {
+	var sending sync.Mutex
+	return func(message T) error {
+		sending.Lock()
+		defer sending.Unlock()
+		return send(message)
+	}
+}
+
+// streams are two writers, a child's stdout and stderr, that hand each write, copied, to `send`
+// (with the other side nil).
+func streams(send func(stdout, stderr []byte) error) (io.Writer, io.Writer) {
+	return streamTo(func(chunk []byte) error { return send(chunk, nil) }),
+		streamTo(func(chunk []byte) error { return send(nil, chunk) })
 }
 
 // streamTo is an io.Writer that hands each write, copied, to `send`.
@@ -184,12 +401,7 @@ func (s streamTo) Write(chunk []byte) (int, error) {
 // pythonExecutable is the project's virtualenv interpreter (runtime option `virtualenv`),
 // or python3 on PATH when the project names none.
 func pythonExecutable(info *pulumirpc.ProgramInfo) (string, error) {
-	virtualenv := ""
-	if options := info.GetOptions(); options != nil {
-		if value, ok := options.GetFields()["virtualenv"]; ok {
-			virtualenv = value.GetStringValue()
-		}
-	}
+	virtualenv := runtimeOption(info, "virtualenv")
 	if virtualenv == "" {
 		return exec.LookPath("python3")
 	}
@@ -201,6 +413,16 @@ func pythonExecutable(info *pulumirpc.ProgramInfo) (string, error) {
 		return "", fmt.Errorf("the virtualenv %s has no bin/python; create it first (tools/venv)", virtualenv)
 	}
 	return python, nil
+}
+
+// runtimeOption is a string option of the project's `runtime.options` (or the policy pack's).
+func runtimeOption(info *pulumirpc.ProgramInfo, name string) string {
+	if options := info.GetOptions(); options != nil {
+		if value, ok := options.GetFields()[name]; ok {
+			return value.GetStringValue()
+		}
+	}
+	return ""
 }
 
 // activate puts the interpreter's bin directory first on PATH and sets VIRTUAL_ENV, as
@@ -234,9 +456,14 @@ func main() {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+	// The CLI closes a host with SIGINT to its process group (then SIGKILL 5 s later). Notify
+	// installs a handler even where SIGINT was inherited ignored, which Go would otherwise keep.
+	stopping, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
 	h := &host{
 		engineAddress: engineAddressFrom(os.Args[1:]),
 		execScript:    filepath.Join(filepath.Dir(self), "pulumi-language-python-exec"),
+		running:       map[*exec.Cmd]struct{}{},
 	}
 	if _, err := os.Stat(h.execScript); err != nil {
 		// The exec script is installed beside the pulumi CLI by tools/build-tools.
@@ -256,8 +483,23 @@ func main() {
 	}
 	// The engine reads the port from the first line of our stdout.
 	fmt.Printf("%d\n", handle.Port)
-	if err := <-handle.Done; err != nil {
-		fmt.Fprintf(os.Stderr, "language host stopped: %v\n", err)
-		os.Exit(1)
+	// The CLI gives its plugins a stdin pipe that it never writes to: it ends only when the CLI
+	// does. A CLI killed without closing us (SIGKILL) so stops us too.
+	if stat, err := os.Stdin.Stat(); err == nil && stat.Mode()&os.ModeNamedPipe != 0 {
+		go func() {
+			_, _ = io.Copy(io.Discard, os.Stdin)
+			stop()
+		}()
+	}
+	select {
+	case err := <-handle.Done:
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "language host stopped: %v\n", err)
+			os.Exit(1)
+		}
+	case <-stopping.Done():
+		// An open stream (a policy pack's RunPlugin) would hold a graceful stop of the server:
+		// the children end here, and the process with them.
+		h.stop()
 	}
 }
