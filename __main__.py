@@ -5,20 +5,17 @@ from __future__ import annotations
 import signal
 
 import pulumi
-from pulumi.runtime.mocks import MockMonitor
 
-from components.cluster import cluster_provider
-from components.config import load_stack_config
-from components.config_reader import ConfigError
-from components.voting_app import VotingApp
+from components.app.voting_app import VotingApp
+from components.cluster.provider import cluster_provider
+from components.stack.config import load_stack_config
+from components.stack.reader import ConfigError
 
 
 def leave_cancellation_to_the_engine() -> None:
     """A Ctrl-C or a CI cancel reaches every process of the run; the CLI then finishes the
     operations in flight and ends the program itself. Interrupted on its own, the program would
-    only print a Python traceback into the run's output. (Not under the unit tests' mocks.)"""
-    if isinstance(pulumi.runtime.settings.SETTINGS.monitor, MockMonitor):
-        return
+    only print a Python traceback into the run's output."""
     for interrupt in (signal.SIGINT, signal.SIGTERM):
         signal.signal(interrupt, signal.SIG_IGN)
 

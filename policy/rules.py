@@ -10,8 +10,8 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from components.config_reader import is_pinned_image
-from components.labels import CLUSTER_TYPE_LABEL
+from components.cluster.target import CLUSTER_TYPE_LABEL
+from components.units.quantities import is_pinned_image
 
 WEB_ROLE = "web"
 SECRET_LIKE_NAME = re.compile(

@@ -31,7 +31,12 @@ def run_main(
     resolved: dict[str, Any] = {}
 
     def program() -> pulumi.Output[None]:
-        with patch.object(pulumi, "export", exports.__setitem__):
+        # The program leaves Ctrl-C to the engine by ignoring it; inside pytest that would
+        # outlive the run, so its signal settings are not applied here.
+        with (
+            patch.object(pulumi, "export", exports.__setitem__),
+            patch("signal.signal"),
+        ):
             runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
         return pulumi.Output.all(**exports).apply(resolved.update)
 

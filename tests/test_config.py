@@ -10,12 +10,13 @@ from typing import Any
 import pulumi
 import pytest
 
-from components.cluster_target import ClusterType
-from components.config import parse_stack_config
-from components.config_reader import ConfigError, is_pinned_image
-from components.db_auth import DEFAULT_CLIENT_AUTH, ClientAuth
-from components.specs import Autoscaling, ExposureType, Spread, WhenUnsatisfiable
-from components.voting_app_args import DEFAULT_IMAGES, StorageType, VotingAppArgs
+from components.app.args import DEFAULT_IMAGES, StorageType, VotingAppArgs
+from components.app.db import DEFAULT_CLIENT_AUTH, ClientAuth
+from components.cluster.target import ClusterType
+from components.stack.config import parse_stack_config
+from components.stack.reader import ConfigError
+from components.units.quantities import is_pinned_image
+from components.units.specs import Autoscaling, ExposureType, Spread, WhenUnsatisfiable
 from tests.mocks import VotingMocks
 from tests.program import run_main
 from tests.stack_files import (
@@ -85,9 +86,28 @@ def test_defaults_apply_to_absent_fields() -> None:
     assert config.app.db.storage.type is StorageType.EMPTY_DIR
 
 
+@pytest.mark.parametrize(
+    ("cluster_type", "highest"), [("kwok", 32699), ("kind", 32767), ("cloud", 32767)]
+)
+def test_node_ports_are_held_to_the_range_of_the_cluster_type(
+    cluster_type: str, highest: int
+) -> None:
+    """The local control plane allocates node ports below its own components' ports
+    (components/cluster/target.py); every other cluster uses Kubernetes' default range."""
+    values = dev_values()
+    values[f"{P}:cluster"] = {"type": cluster_type, "context": "some-context"}
+    setting("vote.exposure.nodePort", highest)(values)
+    assert parse(values).app.vote.exposure.node_port == highest
+    setting("vote.exposure.nodePort", highest + 1)(values)
+    with pytest.raises(ConfigError) as refused:
+        parse(values)
+    assert f"{P}:vote.exposure.nodePort" in str(refused.value)
+    assert f"30000 to {highest}" in str(refused.value)
+
+
 @pytest.mark.parametrize("stack", ["dev", "prod"])
 def test_stack_files_give_the_db_an_auth_their_images_can_use(stack: str) -> None:
-    # The stock worker and result can only log in with trust (components/db_clients.py).
+    # The stock worker and result can only log in with trust (components/app/db_clients.py).
     config = parse(stack_values(stack), stack_secret_keys(stack))
     assert config.app.worker.image == DEFAULT_IMAGES["worker"]
     assert config.app.db.client_auth is ClientAuth.TRUST
@@ -230,7 +250,7 @@ BAD_CONFIG: list[tuple[str, Mutation, str, str]] = [
         "node port above range",
         setting("result.exposure.nodePort", 40000),
         f"{P}:result.exposure.nodePort",
-        "32767",
+        "32699",
     ),
     (
         "node port used twice",

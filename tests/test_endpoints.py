@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from components.endpoints import PENDING, load_balancer_url
+from components.units.endpoints import PENDING, load_balancer_url
 
 
 @pytest.mark.parametrize(

@@ -6,14 +6,15 @@ from typing import Any
 
 import pytest
 
-from components.footprint import (
+from components.app.footprint import (
     Footprint,
     container_bounds,
     most_pods_at_once,
     total,
     unit_footprint,
 )
-from components.specs import (
+from components.units.args import ServiceDeploymentArgs
+from components.units.specs import (
     Autoscaling,
     ClaimVolume,
     ComputeQuantities,
@@ -21,7 +22,6 @@ from components.specs import (
     Resources,
     RollingUpdate,
 )
-from components.unit_args import ServiceDeploymentArgs
 from tests.test_service_deployment import web_args
 
 

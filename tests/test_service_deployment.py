@@ -7,8 +7,8 @@ from typing import Any
 import pulumi
 import pytest
 
-from components.service_deployment import ServiceDeployment, ServiceDeploymentArgs
-from components.specs import (
+from components.units.service_deployment import ServiceDeployment, ServiceDeploymentArgs
+from components.units.specs import (
     Autoscaling,
     ClaimVolume,
     ComputeQuantities,
@@ -62,7 +62,10 @@ def build(args: ServiceDeploymentArgs, name: str = "web") -> tuple[VotingMocks, 
         outputs["selector"] = unit.selector
         outputs["has_service"] = unit.service is not None
         service_name = unit.service_name or pulumi.Output.from_input(None)
-        return service_name.apply(lambda value: outputs.__setitem__("service_name", value))
+        url = unit.url or pulumi.Output.from_input(None)
+        return pulumi.Output.all(service_name, url).apply(
+            lambda values: outputs.update(service_name=values[0], url=values[1])
+        )
 
     return run_with_mocks(program), outputs
 
@@ -121,15 +124,23 @@ def test_service_name_can_differ_from_the_unit_name() -> None:
 
 
 def test_node_port_and_load_balancer_exposure() -> None:
-    mocks, _ = build(web_args(exposure=Exposure(ExposureType.NODE_PORT, node_port=30123)))
+    exposure = Exposure(ExposureType.NODE_PORT, node_port=30123, node_address="node-1.lan")
+    mocks, outputs = build(web_args(exposure=exposure))
     (service,) = mocks.of_type(SERVICE)
     assert service.inputs["spec"]["type"] == "NodePort"
     assert service.inputs["spec"]["ports"][0]["nodePort"] == 30123
+    # The unit says where it answers: its node address and node port.
+    assert outputs["url"] == "http://node-1.lan:30123"
 
     mocks, _ = build(web_args(exposure=Exposure(ExposureType.LOAD_BALANCER)))
     (service,) = mocks.of_type(SERVICE)
     assert service.inputs["spec"]["type"] == "LoadBalancer"
     assert "nodePort" not in service.inputs["spec"]["ports"][0]
+
+
+def test_a_cluster_ip_unit_answers_at_its_service_dns_name() -> None:
+    _, outputs = build(web_args(exposure=Exposure(ExposureType.CLUSTER_IP)), name="api")
+    assert outputs["url"] == "http://api.team-a.svc.cluster.local:8080"
 
 
 def test_no_port_and_no_exposure_means_no_service() -> None:
@@ -321,7 +332,10 @@ def test_security_context_is_locked_down() -> None:
             {"port": None, "readiness_probe": None, "liveness_probe": None},
             "exposure ClusterIP needs a port",
         ),
-        ({"exposure": Exposure(ExposureType.LOAD_BALANCER, node_port=30001)}, "only valid with"),
+        (
+            {"exposure": Exposure(ExposureType.LOAD_BALANCER, node_port=30001)},
+            "only with type NodePort",
+        ),
         (
             {"port": None, "exposure": Exposure(ExposureType.NONE), "liveness_probe": None},
             "HTTP and TCP probes need a port",

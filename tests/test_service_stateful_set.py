@@ -7,10 +7,10 @@ from typing import Any
 import pulumi
 import pytest
 
-from components.service_deployment import ServiceDeployment
-from components.service_stateful_set import ServiceStatefulSet
-from components.specs import ClaimVolume, EmptyDirVolume, Recreate, RollingUpdate
-from components.unit_args import ServiceDeploymentArgs
+from components.units.args import ServiceDeploymentArgs
+from components.units.service_deployment import ServiceDeployment
+from components.units.service_stateful_set import ServiceStatefulSet
+from components.units.specs import ClaimVolume, EmptyDirVolume, Recreate, RollingUpdate
 from tests.mocks import VotingMocks, run_with_mocks, unwrap
 from tests.test_service_deployment import web_args
 

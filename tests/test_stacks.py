@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from components.db_clients import KNOWN_DB_CLIENTS
-from components.traffic import OUTSIDE, TRAFFIC_GRAPH, Edge
+from components.app.db_clients import KNOWN_DB_CLIENTS
+from components.app.traffic import OUTSIDE, TRAFFIC_GRAPH, Edge
 from tests.mocks import is_secret, plain_strings, unwrap
 from tests.program import ProgramRun, shipped_stack
 from tests.quantities import millicores, size_bytes

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from components.specs import ContainerPort
-from components.traffic import OUTSIDE, Edge, Endpoint, egress_spec, ingress_spec
+from components.app.traffic import OUTSIDE, Edge, Endpoint, egress_spec, ingress_spec
+from components.units.specs import ContainerPort
 
 ENDPOINTS = {
     "web": Endpoint(selector={"app": "web"}, port=ContainerPort(80)),

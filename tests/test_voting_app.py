@@ -7,17 +7,17 @@ from typing import Any
 import pulumi
 import pytest
 
-from components.cluster_target import ClusterType
-from components.db_auth import CONFIG_DIR, INIT_DIR, MD5_INIT_SCRIPT, ClientAuth
-from components.specs import Exposure, ExposureType
-from components.voting_app import VotingApp
-from components.voting_app_args import (
+from components.app.args import (
     DEFAULT_IMAGES,
     DbArgs,
     VotingAppArgs,
     WebUnitArgs,
     WorkerArgs,
 )
+from components.app.db import CONFIG_DIR, INIT_DIR, MD5_INIT_SCRIPT, ClientAuth
+from components.app.voting_app import VotingApp
+from components.cluster.target import ClusterType
+from components.units.specs import Exposure, ExposureType
 from tests.mocks import VotingMocks, run_with_mocks, unwrap
 
 TRUST = DbArgs(client_auth=ClientAuth.TRUST)

@@ -15,9 +15,9 @@ import os
 
 import pulumi
 
-from components.cluster import cluster_provider
-from components.config import load_stack_config
-from components.voting_app import VotingApp
+from components.app.voting_app import VotingApp
+from components.cluster.provider import cluster_provider
+from components.stack.config import load_stack_config
 
 COPIES = int(os.environ["VOTING_APP_COPIES"])
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from components.cluster_target import DEFAULT_CONTEXTS, ClusterType
+from components.cluster.target import DEFAULT_CONTEXTS, ClusterType
 
 
 class PreflightError(Exception):

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from components.traffic import OUTSIDE, Edge
+from components.app.traffic import OUTSIDE, Edge
 from tests.e2e import probe
 from tests.e2e.real_node import NETWORK, OnRealNode
 from tests.integration.cluster import get_json, kubectl
@@ -129,7 +129,7 @@ def probe_pod(
                         "capabilities": {"drop": ["ALL"]},
                     },
                     # Small requests: the probes fit in the headroom the app's quota keeps for
-                    # a rollout (components/footprint.py), which they use while they run.
+                    # a rollout (components/app/footprint.py), which they use while they run.
                     "resources": {
                         "requests": {"cpu": "10m", "memory": "16Mi"},
                         "limits": {"cpu": "100m", "memory": "64Mi"},

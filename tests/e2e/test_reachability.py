@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from components.traffic import OUTSIDE, TRAFFIC_GRAPH
+from components.app.traffic import OUTSIDE, TRAFFIC_GRAPH
 from tests.e2e.reachability import (
     NODE,
     expected_matrix,

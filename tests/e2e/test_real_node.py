@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from components.db_auth import ClientAuth
+from components.app.db import ClientAuth
 from tests.e2e.real_node import (
     NODE_NAME,
     OnRealNode,

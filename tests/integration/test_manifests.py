@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
-from components.traffic import OUTSIDE, TRAFFIC_GRAPH
+from components.app.traffic import OUTSIDE, TRAFFIC_GRAPH
 from tests.integration.cluster import kubectl, require_cluster
 from tests.integration.workspace import throwaway_stack
 from tests.stack_files import ROOT

@@ -7,8 +7,6 @@ INSTANCE = "app.kubernetes.io/instance"
 COMPONENT = "app.kubernetes.io/component"
 PART_OF = "app.kubernetes.io/part-of"
 MANAGED_BY = "app.kubernetes.io/managed-by"
-# On the namespace: what kind of cluster the stack targets (the policy pack reads it).
-CLUSTER_TYPE_LABEL = "voting-app/cluster-type"
 
 # Deployment selectors are immutable, so they hold only labels fixed for the unit's lifetime.
 SELECTOR_KEYS = (NAME, INSTANCE)

@@ -7,7 +7,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.specs import ExposureType
+from components.units.specs import Exposure, ExposureType
 
 PENDING = "pending: no load balancer address yet"
 
@@ -34,15 +34,13 @@ def load_balancer_url(status: Any, port: int) -> str:
     return _http_url(host, port) if isinstance(host, str) and host else PENDING
 
 
-def service_url(
-    service: k8s.core.v1.Service, exposure: ExposureType, node_address: str
-) -> pulumi.Output[str]:
-    """NodePort: node address and node port. LoadBalancer: its ingress IP or host name.
-    ClusterIP: the in-cluster DNS name (reachable only from inside the cluster)."""
+def service_url(service: k8s.core.v1.Service, exposure: Exposure) -> pulumi.Output[str]:
+    """NodePort: the exposure's node address and the node port. LoadBalancer: its ingress IP or
+    host name. ClusterIP: the in-cluster DNS name (reachable only from inside the cluster)."""
     port = service.spec.ports[0]
-    if exposure is ExposureType.NODE_PORT:
-        return port.node_port.apply(lambda node_port: _http_url(node_address, node_port))
-    if exposure is ExposureType.LOAD_BALANCER:
+    if exposure.type is ExposureType.NODE_PORT:
+        return port.node_port.apply(lambda node_port: _http_url(exposure.node_address, node_port))
+    if exposure.type is ExposureType.LOAD_BALANCER:
         return pulumi.Output.all(service.status, port.port).apply(
             lambda values: load_balancer_url(values[0], values[1])
         )

@@ -12,8 +12,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import astuple, dataclass
 
-from components.config_reader import cpu_millicores, memory_bytes
-from components.specs import (
+from components.units.args import ServiceDeploymentArgs
+from components.units.quantities import cpu_millicores, memory_bytes
+from components.units.specs import (
     ComputeQuantities,
     Recreate,
     Resources,
@@ -21,7 +22,6 @@ from components.specs import (
     UpdateStrategy,
     replica_range,
 )
-from components.unit_args import ServiceDeploymentArgs
 
 
 def most_pods_at_once(scale: Scale, strategy: UpdateStrategy) -> int:

@@ -12,32 +12,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi.runtime.config
 
-from components.cluster_target import DEFAULT_CONTEXTS, ClusterConfig, ClusterType
-from components.config_reader import (
-    REQUIRED,
-    Issues,
-    ObjectReader,
-    cpu_millicores,
-    describe,
-    is_pinned_image,
-    mapping_without_prefix,
-    memory_bytes,
-    optional_object,
-    read_object,
-)
-from components.db_auth import DEFAULT_CLIENT_AUTH, ClientAuth
-from components.db_clients import client_auth_problems, db_client_images
-from components.specs import (
-    Autoscaling,
-    ComputeQuantities,
-    Exposure,
-    ExposureType,
-    Resources,
-    Scale,
-    Spread,
-    WhenUnsatisfiable,
-)
-from components.voting_app_args import (
+from components.app.args import (
     DEFAULT_IMAGES,
     DbArgs,
     DbStorage,
@@ -48,9 +23,37 @@ from components.voting_app_args import (
     WebUnitArgs,
     WorkerArgs,
 )
+from components.app.db import DEFAULT_CLIENT_AUTH, ClientAuth
+from components.app.db_clients import client_auth_problems, db_client_images
+from components.cluster.target import (
+    DEFAULT_CONTEXTS,
+    ClusterConfig,
+    ClusterType,
+    node_port_range,
+)
+from components.stack.reader import (
+    REQUIRED,
+    Issues,
+    ObjectReader,
+    describe,
+    mapping_without_prefix,
+    optional_object,
+    read_object,
+)
+from components.units.quantities import cpu_millicores, is_pinned_image, memory_bytes
+from components.units.specs import (
+    Autoscaling,
+    ComputeQuantities,
+    Exposure,
+    ExposureType,
+    Resources,
+    Scale,
+    Spread,
+    WhenUnsatisfiable,
+    node_port_problem,
+)
 
 PROJECT = "voting-app"
-NODE_PORT_RANGE = (30000, 32767)
 MAX_REPLICAS = 50
 IMAGE_EXPECTED = "an image pinned to a tag or digest, e.g. redis:7.2.5-alpine (not :latest)"
 
@@ -85,8 +88,9 @@ def parse_stack_config(
     option_b = top.text("optionB", "Dogs")
     db_password = _db_password(top, secret_keys)
     spread = read_object(top, "spread", _spread)
-    vote = read_object(top, "vote", lambda unit: _web_unit(unit, "vote"))
-    result = read_object(top, "result", lambda unit: _web_unit(unit, "result"))
+    node_ports = node_port_range(cluster.type)
+    vote = read_object(top, "vote", lambda unit: _web_unit(unit, "vote", node_ports))
+    result = read_object(top, "result", lambda unit: _web_unit(unit, "result", node_ports))
     worker = read_object(top, "worker", _worker)
     redis = read_object(top, "redis", _redis)
     db = read_object(top, "db", lambda unit: _db(unit, {"worker": worker, "result": result}))
@@ -263,27 +267,28 @@ def _spread(reader: ObjectReader) -> Spread:
     )
 
 
-def _exposure(reader: ObjectReader) -> Exposure:
+def _exposure(reader: ObjectReader, node_ports: tuple[int, int]) -> Exposure:
     choices = [t.value for t in ExposureType if t is not ExposureType.NONE]
     type_name = reader.choice("type", ExposureType.NODE_PORT.value, choices)
-    exposure_type = ExposureType(type_name)
-    low, high = NODE_PORT_RANGE
-    node_port = reader.optional_integer("nodePort", minimum=low, maximum=high)
-    if node_port is not None and exposure_type is not ExposureType.NODE_PORT:
+    exposure = Exposure(
+        type=ExposureType(type_name),
+        node_port=reader.optional_integer("nodePort", minimum=1, maximum=65535),
+    )
+    problem = node_port_problem(exposure, node_ports)
+    if problem is not None:
         reader.issues.add(
-            reader.key("nodePort"),
-            f"{node_port} (number) with type {type_name}",
-            "nodePort only with type NodePort",
+            reader.key("nodePort"), f"{exposure.node_port} (number) with type {type_name}", problem
         )
-    return Exposure(type=exposure_type, node_port=node_port)
+        return Exposure(type=exposure.type)
+    return exposure
 
 
-def _web_unit(reader: ObjectReader, unit: str) -> WebUnitArgs:
+def _web_unit(reader: ObjectReader, unit: str, node_ports: tuple[int, int]) -> WebUnitArgs:
     return WebUnitArgs(
         image=_image(reader, unit),
         replicas=_scale(reader),
         resources=read_object(reader, "resources", _resources),
-        exposure=read_object(reader, "exposure", _exposure),
+        exposure=read_object(reader, "exposure", lambda exposure: _exposure(exposure, node_ports)),
     )
 
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.specs import ClaimVolume, Recreate, UpdateStrategy, declared_replicas
-from components.unit import Unit
-from components.unit_args import ServiceDeploymentArgs, check_args
-from components.unit_objects import claim
+from components.units.args import ServiceDeploymentArgs, check_args
+from components.units.objects import claim
+from components.units.specs import ClaimVolume, Recreate, UpdateStrategy, declared_replicas
+from components.units.unit import Unit
 
 # The label the Deployment controller gives each revision's pods.
 DEPLOYMENT_REVISION_LABEL = "pod-template-hash"

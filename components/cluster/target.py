@@ -9,6 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+# On a stack's namespace: what kind of cluster the stack targets (the policy pack reads it).
+CLUSTER_TYPE_LABEL = "voting-app/cluster-type"
+
 
 class ClusterType(StrEnum):
     """What kind of cluster a stack targets."""
@@ -28,6 +31,18 @@ DEFAULT_CONTEXTS: dict[ClusterType, str] = {
     ClusterType.MINIKUBE: "minikube",
     ClusterType.DOCKER_DESKTOP: "docker-desktop",
 }
+
+
+# Kubernetes' default NodePort range (kube-apiserver --service-node-port-range).
+KUBERNETES_NODE_PORTS = (30000, 32767)
+# The project's local control plane stops below its own components' ports, which kwokctl counts
+# down from 32767 (the workbench's settings.env says the same; a unit test holds the two equal).
+NODE_PORT_RANGES: dict[ClusterType, tuple[int, int]] = {ClusterType.KWOK: (30000, 32699)}
+
+
+def node_port_range(cluster_type: ClusterType) -> tuple[int, int]:
+    """The NodePort range of a cluster of this type."""
+    return NODE_PORT_RANGES.get(cluster_type, KUBERNETES_NODE_PORTS)
 
 
 @dataclass(frozen=True)

@@ -3,87 +3,56 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.db_auth import (
-    CONFIG_DIR,
-    HBA_FILE,
-    INIT_DIR,
-    MD5_INIT_SCRIPT,
-    ClientAuth,
-    content_name,
-    db_config_files,
-    server_args,
+from components.app import db
+from components.app.args import VotingAppArgs, WebUnitArgs, unit_images
+from components.app.db import DbWorkload
+from components.app.db_clients import client_auth_problems, db_client_images
+from components.app.footprint import Footprint, container_bounds, total, unit_footprint
+from components.app.pods import (
+    DATA_STORE_SCAN_EXCEPTIONS,
+    DATA_STORE_SECURITY,
+    PINNED_BY_TAG,
+    TMP,
+    exec_probe,
 )
-from components.db_clients import client_auth_problems, db_client_images
-from components.endpoints import service_url
-from components.footprint import Footprint, container_bounds, total, unit_footprint
-from components.labels import CLUSTER_TYPE_LABEL, unit_labels
-from components.metadata import object_metadata
-from components.service_deployment import ServiceDeployment, ServiceDeploymentArgs
-from components.service_stateful_set import ServiceStatefulSet
-from components.specs import (
-    ClaimVolume,
+from components.app.traffic import DEFAULT_DENY, TRAFFIC_GRAPH, Endpoint, egress_spec, ingress_spec
+from components.cluster.target import CLUSTER_TYPE_LABEL
+from components.units.labels import unit_labels
+from components.units.metadata import object_metadata
+from components.units.service_deployment import ServiceDeployment, ServiceDeploymentArgs
+from components.units.service_stateful_set import ServiceStatefulSet
+from components.units.specs import (
     ComputeQuantities,
-    ConfigMapVolume,
     ContainerPort,
     EmptyDirVolume,
     EnvSpec,
-    Exec,
     Exposure,
     ExposureType,
     HttpGet,
     Probe,
     Recreate,
     RollingUpdate,
-    SecretKeyRef,
     SecurityProfile,
     Shutdown,
-    Volume,
     replica_range,
 )
-from components.traffic import DEFAULT_DENY, TRAFFIC_GRAPH, Endpoint, egress_spec, ingress_spec
-from components.unit import Unit
-from components.voting_app_args import (
-    DbStorage,
-    DbWorkload,
-    StorageType,
-    VotingAppArgs,
-    WebUnitArgs,
-    unit_images,
-)
+from components.units.unit import Unit
 
 PART_OF = "voting-app"
 QUOTA_NAME = "app-quota"
 LIMITS_NAME = "app-limits"
-DB_SECRET_NAME = "db-credentials"
-# The stock worker and result images hard-code this user (and the database `postgres`).
-DB_USER = "postgres"
-DB_DATA_PATH = "/var/lib/postgresql/data"
 
 HTTP_PORT = ContainerPort(number=80, name="http")
 REDIS_PORT = ContainerPort(number=6379, name="redis")
-POSTGRES_PORT = ContainerPort(number=5432, name="postgres")
 
 # The stock web images run as root to bind port 80: keep only that capability.
 WEB_SECURITY = SecurityProfile(add_capabilities=("NET_BIND_SERVICE",))
-# The official redis and postgres images support running as an arbitrary uid; fsGroup makes
-# their data volume writable for it. A high uid cannot collide with a host user.
-DATA_STORE_UID = 10999
-DATA_STORE_SECURITY = SecurityProfile(
-    run_as_user=DATA_STORE_UID,
-    run_as_group=DATA_STORE_UID,
-    fs_group=DATA_STORE_UID,
-    run_as_non_root=True,
-)
-
 # checkov findings that the stock images (or the design) rule out, each with its reason.
-PINNED_BY_TAG = (
-    "images are pinned to a tag by stack config, which refuses :latest and untagged images; "
-    "a digest (image@sha256:...) is accepted there too"
-)
 ROOT_WEB_IMAGE = (
     "the stock image runs as root to bind port 80; every capability but NET_BIND_SERVICE is "
     "dropped and privilege escalation is off"
@@ -106,15 +75,6 @@ WORKER_SCAN_EXCEPTIONS = {
     "CKV_K8S_8": NO_HEALTH_ENDPOINT,
     "CKV_K8S_9": NO_HEALTH_ENDPOINT,
 }
-DATA_STORE_SCAN_EXCEPTIONS = {"CKV_K8S_43": PINNED_BY_TAG}
-DB_SCAN_EXCEPTIONS = {
-    **DATA_STORE_SCAN_EXCEPTIONS,
-    "CKV_K8S_35": "the design passes credentials by secretKeyRef, never copied into the pod "
-    "spec; the Secret stays the one place that holds them",
-}
-# gunicorn (vote) keeps its worker heartbeat files and CoreCLR (worker) its IPC files in /tmp,
-# and postgres its sockets' lock files: each unit keeps a writable /tmp on a read-only root.
-TMP = EmptyDirVolume(name="tmp", mount_path="/tmp", size_limit="64Mi")
 # A replaced web pod keeps serving for a few seconds after its endpoint is withdrawn: without it,
 # kube-proxy still sends it a connection or two after SIGTERM, which it refuses (the real node's
 # rollout test measured 2 failed requests of about 125 per rollout). 5 s covers kube-proxy's
@@ -133,18 +93,6 @@ def _web_probe(initial_delay_seconds: int, failure_threshold: int) -> Probe:
     )
 
 
-def _exec_probe(command: tuple[str, ...], failure_threshold: int) -> Probe:
-    return Probe(check=Exec(command), period_seconds=10, failure_threshold=failure_threshold)
-
-
-# A first start runs initdb and a socket-only server before postgres listens on TCP: allow it
-# up to 2 minutes, then hand over to the readiness and liveness probes.
-def _db_startup_probe(command: tuple[str, ...]) -> Probe:
-    return Probe(
-        check=Exec(command), initial_delay_seconds=0, period_seconds=2, failure_threshold=60
-    )
-
-
 def _compute(quantities: ComputeQuantities) -> dict[str, str]:
     return {"cpu": quantities.cpu, "memory": quantities.memory}
 
@@ -154,17 +102,6 @@ def check_db_clients(args: VotingAppArgs) -> None:
     problems = client_auth_problems(args.db.client_auth, db_client_images(unit_images(args)))
     if problems:
         raise ValueError("VotingApp: " + "; ".join(str(problem) for problem in problems))
-
-
-def _db_data_volume(storage: DbStorage) -> Volume:
-    if storage.type is StorageType.PERSISTENT_VOLUME_CLAIM:
-        return ClaimVolume(
-            name="data",
-            mount_path=DB_DATA_PATH,
-            size=storage.size,
-            storage_class=storage.storage_class,
-        )
-    return EmptyDirVolume(name="data", mount_path=DB_DATA_PATH, size_limit=storage.size)
 
 
 class VotingApp(pulumi.ComponentResource):
@@ -217,8 +154,8 @@ class VotingApp(pulumi.ComponentResource):
         }
         self.network_policies = self._network_policies()
         self.disruption_budgets = self._disruption_budgets()
-        self.vote_url = self._url("vote", args.vote)
-        self.result_url = self._url("result", args.result)
+        self.vote_url = self._url("vote")
+        self.result_url = self._url("result")
         self.service_names = {
             unit_name: unit.service_name
             for unit_name, unit in self.units.items()
@@ -256,49 +193,24 @@ class VotingApp(pulumi.ComponentResource):
         )
 
     def _db_secret(self) -> k8s.core.v1.Secret:
-        password: pulumi.Output[str] = pulumi.Output.secret(self._args.db_password)
         return k8s.core.v1.Secret(
-            DB_SECRET_NAME,
-            metadata=self._metadata(DB_SECRET_NAME, "database"),
+            db.SECRET_NAME,
+            metadata=self._metadata(db.SECRET_NAME, "database"),
             type="Opaque",
-            string_data={
-                "username": DB_USER,
-                "password": password,
-            },
+            string_data=db.secret_data(self._args.db_password),
             opts=self._child,
         )
 
     def _db_config(self) -> k8s.core.v1.ConfigMap:
         # Named by its content: a change of db.clientAuth is a new ConfigMap and a new db pod.
-        files = db_config_files(self._args.db.client_auth)
-        name = content_name("db-config", files)
+        files = db.config_files(self._args.db.client_auth)
+        name = db.content_name("db-config", files)
         return k8s.core.v1.ConfigMap(
             "db-config",
             metadata=self._metadata(name, "database"),
             data=files,
             opts=self._child,
         )
-
-    def _db_config_volumes(self) -> tuple[Volume, ...]:
-        config_map = self.db_config.metadata.name
-        volumes: tuple[Volume, ...] = (
-            ConfigMapVolume(
-                name="config",
-                mount_path=CONFIG_DIR,
-                config_map=config_map,
-                items={HBA_FILE: HBA_FILE},
-            ),
-        )
-        if self._args.db.client_auth is ClientAuth.MD5:
-            volumes += (
-                ConfigMapVolume(
-                    name="init",
-                    mount_path=INIT_DIR,
-                    config_map=config_map,
-                    items={MD5_INIT_SCRIPT: MD5_INIT_SCRIPT},
-                ),
-            )
-        return volumes
 
     def _kind(self, name: str) -> type[ServiceDeployment] | type[ServiceStatefulSet]:
         """What runs the unit's pods: a Deployment, or for db what the stack asks."""
@@ -307,7 +219,7 @@ class VotingApp(pulumi.ComponentResource):
         return ServiceDeployment
 
     def _quota(self, footprints: Iterable[Footprint]) -> k8s.core.v1.ResourceQuota:
-        """The namespace's cap: every unit at its most at once (components/footprint.py)."""
+        """The namespace's cap: every unit at its most at once (components/app/footprint.py)."""
         return k8s.core.v1.ResourceQuota(
             QUOTA_NAME,
             metadata=self._metadata(QUOTA_NAME, "quota"),
@@ -342,8 +254,8 @@ class VotingApp(pulumi.ComponentResource):
             instance=self._args.namespace,
             port=REDIS_PORT,
             resources=redis.resources,
-            readiness_probe=_exec_probe(("redis-cli", "ping"), failure_threshold=3),
-            liveness_probe=_exec_probe(("redis-cli", "ping"), failure_threshold=6),
+            readiness_probe=exec_probe(("redis-cli", "ping"), failure_threshold=3),
+            liveness_probe=exec_probe(("redis-cli", "ping"), failure_threshold=6),
             volumes=(EmptyDirVolume(name="data", mount_path="/data"),),
             update_strategy=Recreate(),
             security=DATA_STORE_SECURITY,
@@ -353,44 +265,8 @@ class VotingApp(pulumi.ComponentResource):
         )
 
     def _db(self) -> ServiceDeploymentArgs:
-        db = self._args.db
-        ready = ("pg_isready", "--username", DB_USER, "--dbname", "postgres")
-        return ServiceDeploymentArgs(
-            namespace=self.namespace_name,
-            image=db.image,
-            role="database",
-            instance=self._args.namespace,
-            args=server_args(db.client_auth),
-            port=POSTGRES_PORT,
-            env=EnvSpec(
-                plain={
-                    # A subdirectory: a new volume's root may hold lost+found, which initdb
-                    # refuses.
-                    "PGDATA": f"{DB_DATA_PATH}/pgdata",
-                    # Read by the image when it initialises PGDATA (with trust it accepts an
-                    # empty password); our pg_hba.conf enforces the same on every start.
-                    "POSTGRES_HOST_AUTH_METHOD": db.client_auth.value,
-                },
-                from_secrets={
-                    "POSTGRES_USER": SecretKeyRef(DB_SECRET_NAME, "username"),
-                    "POSTGRES_PASSWORD": SecretKeyRef(DB_SECRET_NAME, "password"),
-                },
-            ),
-            resources=db.resources,
-            readiness_probe=_exec_probe(ready, failure_threshold=3),
-            liveness_probe=_exec_probe(ready, failure_threshold=6),
-            startup_probe=_db_startup_probe(ready),
-            volumes=(
-                _db_data_volume(db.storage),
-                EmptyDirVolume(name="run", mount_path="/var/run/postgresql", size_limit="16Mi"),
-                TMP,
-                *self._db_config_volumes(),
-            ),
-            update_strategy=Recreate(),
-            security=DATA_STORE_SECURITY,
-            exposure=Exposure(ExposureType.CLUSTER_IP),
-            service_name="db",
-            scan_exceptions=DB_SCAN_EXCEPTIONS,
+        return db.unit_args(
+            self._args.db, self.namespace_name, self._args.namespace, self.db_config.metadata.name
         )
 
     def _web(self, name: str, unit: WebUnitArgs, env: dict[str, str]) -> ServiceDeploymentArgs:
@@ -410,7 +286,7 @@ class VotingApp(pulumi.ComponentResource):
             update_strategy=RollingUpdate(max_surge=1, max_unavailable=0),
             shutdown=WEB_SHUTDOWN,
             security=WEB_SECURITY,
-            exposure=unit.exposure,
+            exposure=replace(unit.exposure, node_address=self._args.node_address),
             service_name=name,
             scan_exceptions=WEB_SCAN_EXCEPTIONS,
         )
@@ -478,7 +354,7 @@ class VotingApp(pulumi.ComponentResource):
             if replica_range(unit.replicas)[0] > 1
         ]
 
-    def _url(self, name: str, unit: WebUnitArgs) -> pulumi.Output[str]:
-        service = self.units[name].service
-        assert service is not None, f"{name} is a web unit and always has a Service"
-        return service_url(service, unit.exposure.type, self._args.node_address)
+    def _url(self, name: str) -> pulumi.Output[str]:
+        url = self.units[name].url
+        assert url is not None, f"{name} is a web unit and always has a Service"
+        return url

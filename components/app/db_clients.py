@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from components.db_auth import ClientAuth
-from components.traffic import TRAFFIC_GRAPH
+from components.app.db import ClientAuth
+from components.app.traffic import TRAFFIC_GRAPH
 
 DB_UNIT = "db"
 

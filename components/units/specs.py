@@ -27,11 +27,27 @@ class Exposure:
     """The Service in front of a unit.
 
     type: default `ClusterIP`; `None` creates no Service at all.
-    node_port: only with `NodePort`; default None lets Kubernetes allocate one in 30000-32767.
+    node_port: only with `NodePort`; default None lets Kubernetes allocate one in the cluster's
+      range (30000-32767 unless its API server says otherwise).
+    node_address: the host at which a NodePort is reached, for the unit's URL; default
+      `localhost`.
     """
 
     type: ExposureType = ExposureType.CLUSTER_IP
     node_port: int | None = None
+    node_address: str = "localhost"
+
+
+def node_port_problem(exposure: Exposure, allowed: tuple[int, int] | None = None) -> str | None:
+    """What a node port must be that `exposure`'s is not, or None when it is fine: only with
+    type NodePort, and within `allowed`, the cluster's NodePort range, when it is given."""
+    if exposure.node_port is None:
+        return None
+    if exposure.type is not ExposureType.NODE_PORT:
+        return "a node port only with type NodePort"
+    if allowed is not None and not allowed[0] <= exposure.node_port <= allowed[1]:
+        return f"an integer from {allowed[0]} to {allowed[1]}, the cluster's NodePort range"
+    return None
 
 
 @dataclass(frozen=True)

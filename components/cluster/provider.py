@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pulumi_kubernetes as k8s
 
-from components.cluster_target import ClusterConfig
+from components.cluster.target import ClusterConfig
 
 
 def cluster_provider(name: str, cluster: ClusterConfig) -> k8s.Provider:

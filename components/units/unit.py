@@ -6,12 +6,13 @@ from __future__ import annotations
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.labels import selector_labels, unit_labels
-from components.metadata import object_metadata, scan_exception_annotations
-from components.pod_template import pod_template
-from components.specs import ContainerPort, Scale
-from components.unit_args import ServiceDeploymentArgs
-from components.unit_objects import autoscaler, service_account, unit_service
+from components.units.args import ServiceDeploymentArgs
+from components.units.endpoints import service_url
+from components.units.labels import selector_labels, unit_labels
+from components.units.metadata import object_metadata, scan_exception_annotations
+from components.units.objects import autoscaler, service_account, unit_service
+from components.units.pod_template import pod_template
+from components.units.specs import ContainerPort, Scale
 
 UNIT_TYPES = ("voting:index:ServiceDeployment", "voting:index:ServiceStatefulSet")
 
@@ -35,6 +36,7 @@ class Unit(pulumi.ComponentResource):
     autoscaler: k8s.autoscaling.v2.HorizontalPodAutoscaler | None
     service: k8s.core.v1.Service | None
     service_name: pulumi.Output[str] | None
+    url: pulumi.Output[str] | None
 
     def __init__(
         self,
@@ -73,7 +75,7 @@ class Unit(pulumi.ComponentResource):
         revision_label: str,
         claim_templates: bool = False,
     ) -> k8s.core.v1.PodTemplateSpecArgs:
-        """The unit's pod template (components/pod_template.py), run as its ServiceAccount."""
+        """The unit's pod template (components/units/pod_template.py), run as its ServiceAccount."""
         return pod_template(
             name,
             args,
@@ -87,7 +89,12 @@ class Unit(pulumi.ComponentResource):
     def _expose(
         self, name: str, args: ServiceDeploymentArgs, kind: str, workload: pulumi.Input[str]
     ) -> None:
-        """The autoscaler of the workload (`kind` `workload`), and the Service."""
+        """The autoscaler of the workload (`kind` `workload`), the Service, and where the Service
+        answers (`url`: components/units/endpoints.py)."""
         self.autoscaler = autoscaler(name, args, self.labels, kind, workload, self._child)
         self.service = unit_service(name, args, self.labels, self.selector, self._child)
-        self.service_name = self.service.metadata.name if self.service is not None else None
+        if self.service is None:
+            self.service_name = self.url = None
+        else:
+            self.service_name = self.service.metadata.name
+            self.url = service_url(self.service, args.exposure)

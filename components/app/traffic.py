@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import pulumi_kubernetes as k8s
 
-from components.specs import ContainerPort
+from components.units.specs import ContainerPort
 
 OUTSIDE = "outside"
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import pulumi
 
-from components.specs import (
+from components.units.specs import (
     Autoscaling,
     ContainerPort,
     EnvSpec,
@@ -24,6 +24,7 @@ from components.specs import (
     Spread,
     UpdateStrategy,
     Volume,
+    node_port_problem,
 )
 
 
@@ -96,10 +97,11 @@ def check_args(name: str, args: ServiceDeploymentArgs) -> None:
         problems.append(f"spread max_skew is {args.spread.max_skew}; it must be at least 1")
     if args.exposure.type is not ExposureType.NONE and args.port is None:
         problems.append(f"exposure {args.exposure.type.value} needs a port; the unit has none")
-    if args.exposure.node_port is not None and args.exposure.type is not ExposureType.NODE_PORT:
+    node_port = node_port_problem(args.exposure)
+    if node_port is not None:
         problems.append(
-            f"node_port {args.exposure.node_port} is only valid with exposure NodePort, "
-            f"not {args.exposure.type.value}"
+            f"node_port {args.exposure.node_port} with exposure {args.exposure.type.value}:"
+            f" {node_port}"
         )
     if args.port is None and any(
         probe is not None and not isinstance(probe.check, Exec)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.metadata import object_metadata
-from components.specs import Autoscaling, ClaimVolume, ExposureType
-from components.unit_args import ServiceDeploymentArgs
+from components.units.args import ServiceDeploymentArgs
+from components.units.metadata import object_metadata
+from components.units.specs import Autoscaling, ClaimVolume, ExposureType
 
 
 def service_account(

@@ -1,4 +1,5 @@
-"""The typed inputs of VotingApp: what may differ between stacks, per unit.
+"""The typed inputs of VotingApp: what may differ between stacks, per unit (the db's own are in
+components/app/db.py, re-exported here).
 
 Defaults here are the documented defaults of the stack config (README, `Pulumi.yaml`).
 """
@@ -6,20 +7,20 @@ Defaults here are the documented defaults of the stack config (README, `Pulumi.y
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 
 import pulumi
 
-from components.cluster_target import ClusterType
-from components.db_auth import DEFAULT_CLIENT_AUTH, ClientAuth
-from components.specs import Exposure, ExposureType, Resources, Scale, Spread
+from components.app import db
+from components.app.db import DbArgs, DbStorage, DbWorkload, StorageType
+from components.cluster.target import ClusterType
+from components.units.specs import Exposure, ExposureType, Resources, Scale, Spread
 
 DEFAULT_IMAGES = {
     "vote": "kodekloud/examplevotingapp_vote:v1",
     "result": "kodekloud/examplevotingapp_result:v1",
     "worker": "kodekloud/examplevotingapp_worker:v1",
     "redis": "redis:7.2.5-alpine",
-    "db": "postgres:15.8-alpine",
+    "db": db.IMAGE,
 }
 
 
@@ -54,50 +55,6 @@ class RedisArgs:
 
     image: str = DEFAULT_IMAGES["redis"]
     resources: Resources = Resources()
-
-
-class StorageType(StrEnum):
-    """Where Postgres keeps its data."""
-
-    EMPTY_DIR = "emptyDir"
-    PERSISTENT_VOLUME_CLAIM = "persistentVolumeClaim"
-
-
-@dataclass(frozen=True)
-class DbStorage:
-    """type: default emptyDir (lost with the pod). size: default 1Gi (claim size, or emptyDir cap).
-    storage_class: default None, the cluster's default StorageClass (claims only).
-    """
-
-    type: StorageType = StorageType.EMPTY_DIR
-    size: str = "1Gi"
-    storage_class: str | None = None
-
-
-class DbWorkload(StrEnum):
-    """What runs the db pod."""
-
-    DEPLOYMENT = "Deployment"
-    STATEFUL_SET = "StatefulSet"
-
-
-@dataclass(frozen=True)
-class DbArgs:
-    """db: PostgreSQL, one pod.
-
-    client_auth: how network clients (worker, result) log in; default scram-sha-256. The stock
-      worker and result images can only use trust, and VotingApp refuses them with anything else
-      (components/db_clients.py): a stack that runs them says trust explicitly.
-    workload: default Deployment (with a separate claim `db-data` when storage is a claim).
-      StatefulSet: the claim comes from a volumeClaimTemplate (`data-db-0`) and outlives the
-      StatefulSet; the Service is still `db`.
-    """
-
-    image: str = DEFAULT_IMAGES["db"]
-    resources: Resources = Resources()
-    storage: DbStorage = DbStorage()
-    client_auth: ClientAuth = DEFAULT_CLIENT_AUTH
-    workload: DbWorkload = DbWorkload.DEPLOYMENT
 
 
 @dataclass(frozen=True)
@@ -139,3 +96,17 @@ def unit_images(args: VotingAppArgs) -> dict[str, str]:
         "redis": args.redis.image,
         "db": args.db.image,
     }
+
+
+__all__ = [
+    "DEFAULT_IMAGES",
+    "DbArgs",
+    "DbStorage",
+    "DbWorkload",
+    "RedisArgs",
+    "StorageType",
+    "VotingAppArgs",
+    "WebUnitArgs",
+    "WorkerArgs",
+    "unit_images",
+]

@@ -9,7 +9,9 @@ from __future__ import annotations
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.specs import (
+from components.units.args import ServiceDeploymentArgs
+from components.units.objects import claim_name
+from components.units.specs import (
     ClaimVolume,
     ConfigMapVolume,
     ContainerPort,
@@ -24,8 +26,6 @@ from components.specs import (
     Volume,
     replica_range,
 )
-from components.unit_args import ServiceDeploymentArgs
-from components.unit_objects import claim_name
 
 
 def pod_template(

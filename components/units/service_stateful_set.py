@@ -13,10 +13,10 @@ from __future__ import annotations
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.specs import ClaimVolume, Recreate, declared_replicas
-from components.unit import Unit
-from components.unit_args import ServiceDeploymentArgs, check_args
-from components.unit_objects import claim_spec
+from components.units.args import ServiceDeploymentArgs, check_args
+from components.units.objects import claim_spec
+from components.units.specs import ClaimVolume, Recreate, declared_replicas
+from components.units.unit import Unit
 
 # The label the StatefulSet controller gives each revision's pods.
 STATEFUL_SET_REVISION_LABEL = "controller-revision-hash"
