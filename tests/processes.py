@@ -4,8 +4,8 @@ Every process started under a test run carries `VOTING_APP_TEST_RUN=<run>/<scope
 environment: Pulumi's CLI passes its environment to its plugins, and they to the programs they
 run, so the mark survives what a process tree does not (a plugin whose CLI died is re-parented to
 init, and Pulumi starts each plugin in a process group of its own). The local cluster's
-components are started without it (tools/cluster and real-node/ unset it): they outlive tests by
-design, until `tools/cluster stop`.
+components are started without it (workbench/control-plane/cluster and workbench/real-node/
+unset it): they outlive tests by design, until the cluster's stop.
 
     python -m tests.processes check RUN   list (and end) what of run RUN is still running; exit 1
                                           if anything was (tools/test, after each suite)

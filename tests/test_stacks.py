@@ -496,7 +496,7 @@ def test_the_db_gets_time_for_its_first_start(stack: tuple[str, ProgramRun]) -> 
     assert db["livenessProbe"]["initialDelaySeconds"] < 30
 
 
-# Facts of the images, not of our code (README "What the stock images need"): each of these
+# Facts of the images, not of our code (docs/images.md): each of these
 # writes to /tmp, so on a read-only root each needs an emptyDir there.
 WRITABLE_TMP = {
     "vote": "gunicorn's worker heartbeat files",

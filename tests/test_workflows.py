@@ -9,9 +9,9 @@ import yaml
 
 from tests.stack_files import ROOT
 
-# tools/test is CI's own command; it runs tools/venv first; tests/integration/test_pr_preview.py
+# tools/test is CI's own command; it runs tools/lib/venv first; tests/integration/test_pr_preview.py
 # runs tools/pr-preview.
-TESTED_COMMANDS = {"tools/test", "tools/venv", "tools/pr-preview"}
+TESTED_COMMANDS = {"tools/test", "tools/lib/venv", "tools/pr-preview"}
 
 
 def workflow_steps() -> list[tuple[str, dict[str, Any]]]:

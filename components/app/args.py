@@ -1,7 +1,8 @@
 """The typed inputs of VotingApp: what may differ between stacks, per unit (the db's own are in
 components/app/db.py, re-exported here).
 
-Defaults here are the documented defaults of the stack config (README, `Pulumi.yaml`).
+Defaults here are the documented defaults of the stack config (`Pulumi.yaml`, the README's
+configuration reference).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """What the known images' Postgres clients can do, and the db settings they cannot work with.
 
-Facts read from the images' public sources (README "What the stock images need"); an image that
+Facts read from the images' public sources (docs/images.md); an image that
 is not listed here is not checked. The config (by key) and VotingApp (by argument) refuse the
 same combinations through `client_auth_problems`.
 """

@@ -13,5 +13,7 @@ def images() -> dict[str, str]:
     require_cluster()
     nodes = get_json("nodes", "-l", "voting-app/node=real")["items"]
     if not nodes:
-        raise RuntimeError("no real node: tools/test starts it (tools/cluster start --real-node)")
+        raise RuntimeError(
+            "no real node: tools/test starts it (workbench/control-plane/cluster start --real-node)"
+        )
     return build_images()

@@ -17,9 +17,10 @@ from typing import Any
 
 from components.app.traffic import OUTSIDE, Edge
 from tests.e2e import probe
-from tests.e2e.real_node import NETWORK, OnRealNode
+from tests.e2e.real_node import OnRealNode
 from tests.integration.cluster import get_json, kubectl
 from tests.waiting import wait_until
+from workbench import settings
 
 NODE = "node"
 DNS = "dns"
@@ -70,7 +71,7 @@ class Targets:
     def arguments(self) -> list[str]:
         return [
             str(PROBE_TIMEOUT),
-            NETWORK["DNS_IP"],
+            settings.SETTINGS["DNS_IP"],
             self.dns_name,
             *(f"{unit}={ip}:{port}" for unit, (ip, port) in self.services.items()),
         ]
@@ -200,7 +201,9 @@ def observe_from_pod(pod: str, targets: Targets) -> dict[str, str]:
 
 
 def observe_from_node(targets: Targets) -> dict[str, str]:
-    return probe.probe(targets.services, NETWORK["DNS_IP"], targets.dns_name, PROBE_TIMEOUT)
+    return probe.probe(
+        targets.services, settings.SETTINGS["DNS_IP"], targets.dns_name, PROBE_TIMEOUT
+    )
 
 
 def is_open(result: str) -> bool:

@@ -18,23 +18,19 @@ from tests.integration.cluster import get_json, kubectl, live
 from tests.integration.workspace import StackUnderTest, throwaway_stack
 from tests.stack_files import ROOT
 from tests.waiting import wait_until
-from tools.project_copy import StackConfig
+from tools.lib.project_copy import StackConfig
+from workbench import settings
 
 UNITS = ("vote", "result", "worker", "redis", "db")
-NETWORK = dict(
-    line.split("=", 1)
-    for line in (ROOT / "real-node" / "network.env").read_text().splitlines()
-    if line and not line.startswith("#")
-)
-NODE_NAME = NETWORK["NODE_NAME"]
-# Written by real-node/node start: the node's paths (KEY='value' lines).
+NODE_NAME = settings.NODE_NAME
+# Written by workbench/real-node/node start: the node's paths (KEY='value' lines).
 NODE_ENV = ROOT / ".cluster" / "node" / "node.env"
 
 
 def build_images() -> dict[str, str]:
     """The test images (built or found in the cache), unit -> reference."""
     result = subprocess.run(
-        [str(ROOT / "test-images" / "build"), *UNITS],
+        [str(ROOT / "workbench" / "images" / "build"), *UNITS],
         check=True,
         stdout=subprocess.PIPE,
         text=True,
@@ -162,7 +158,7 @@ def node_port_url(app: OnRealNode, service: str) -> str:
 
 
 def node_env() -> dict[str, str]:
-    """The real node's settings as real-node/node wrote them (KEY='value' lines)."""
+    """The real node's settings as workbench/real-node/node wrote them (KEY='value' lines)."""
     pairs = (line.split("=", 1) for line in NODE_ENV.read_text().splitlines() if "=" in line)
     return {key: value.strip("'") for key, value in pairs}
 

@@ -31,7 +31,7 @@ from tests.e2e.real_node import (
 )
 from tests.integration.cluster import get_json, kubectl
 from tests.waiting import wait_until
-from tools.project_copy import StackConfig
+from tools.lib.project_copy import StackConfig
 
 pytestmark = pytest.mark.e2e
 VOTES = 10  # per batch

@@ -1,6 +1,6 @@
-"""The stand-ins' Postgres client (test-images/fixtures/pgwire.py) against a real PostgreSQL 15 on
-loopback: it does exactly what the stock worker's Npgsql 3.1.3 does, trust, cleartext and md5, and
-refuses SCRAM the way it does. Debian's PostgreSQL 15 server binaries, run as nobody."""
+"""The stand-ins' Postgres client (workbench/images/fixtures/pgwire.py) against a real PostgreSQL 15
+on loopback: it does exactly what the stock worker's Npgsql 3.1.3 does, trust, cleartext and md5,
+and refuses SCRAM the way it does. Debian's PostgreSQL 15 server binaries, run as nobody."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ import pytest
 
 from tests.stack_files import ROOT
 
-sys.path.insert(0, str(ROOT / "test-images" / "fixtures"))
+sys.path.insert(0, str(ROOT / "workbench" / "images" / "fixtures"))
 from pgwire import AuthenticationNotSupported, Connection, PgError, literal
 
 pytestmark = pytest.mark.e2e

@@ -1,5 +1,5 @@
 """The real node's parts, killed right after a start, are named by its health check and restored by
-the next `tools/cluster start --real-node`; never a silent hang. Runs before
+the next `workbench/control-plane/cluster start --real-node`; never a silent hang. Runs before
 test_stop_leaves_nothing (files run in name order), on the suite's own node."""
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from tests.stack_files import ROOT
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.e2e
-CLUSTER = str(ROOT / "tools" / "cluster")
-NODE = str(ROOT / "real-node" / "node")
+CLUSTER = str(ROOT / "workbench" / "control-plane" / "cluster")
+NODE = str(ROOT / "workbench" / "real-node" / "node")
 
 
 def _run(*command: str) -> subprocess.CompletedProcess[str]:
@@ -33,7 +33,7 @@ def _restored_by_a_start(component: str) -> None:
     said = started.stdout + started.stderr
     assert started.returncode == 0, said[-3000:]
     assert _health().stdout.strip() == "healthy"
-    print(f"\n{component} killed: the health check named it; tools/cluster start restored it")
+    print(f"\n{component} killed: the health check named it; the next start restored it")
 
 
 def _pids(pattern: str) -> list[int]:

@@ -1,6 +1,6 @@
 """End to end on the real node: the shipped program, its pod specs unchanged but for the images
 (test images built here: Debian's real redis-server and PostgreSQL 15, and stand-ins for vote,
-worker and result, see test-images/), running as containers under their real security contexts,
+worker and result, see workbench/images/), running as containers under their real security contexts,
 probed for real, reached through kube-proxy, with NetworkPolicies enforced (kube-router). Nothing
 here is simulated. The other modules: test_reachability (the traffic graph), test_rolling_updates
 (zero downtime), test_faults (the prod stack under faults).
@@ -23,7 +23,7 @@ from tests.e2e.real_node import (
     results,
 )
 from tests.waiting import wait_until
-from tools.project_copy import StackConfig
+from tools.lib.project_copy import StackConfig
 
 pytestmark = pytest.mark.e2e
 VOTES = 20

@@ -16,7 +16,7 @@ import pytest
 
 from tests.e2e.real_node import OnRealNode, deployed_on_real_node, http
 from tests.waiting import wait_until
-from tools.project_copy import StackConfig
+from tools.lib.project_copy import StackConfig
 
 pytestmark = pytest.mark.e2e
 RATE = 5  # requests per second: a few, from this machine only

@@ -10,7 +10,7 @@ import pytest
 from tests.stack_files import ROOT
 
 pytestmark = pytest.mark.e2e
-NODE = str(ROOT / "real-node" / "node")
+NODE = str(ROOT / "workbench" / "real-node" / "node")
 
 
 def _supervisor() -> str:

@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from tests.processes import end, working_in
-from tools.deletion import watched
-from tools.project_copy import LOCAL_CONTEXT, LOCAL_KUBECONFIG, ROOT
+from tools.lib.deletion import watched
+from tools.lib.project_copy import LOCAL_CONTEXT, LOCAL_KUBECONFIG, ROOT
 
 # Every kind of object the program creates inside its namespace.
 APP_KINDS = (
@@ -63,14 +63,17 @@ def require_cluster() -> None:
 @cache
 def _cluster_problem() -> str | None:
     """None when the cluster is healthy; else what is wrong. A component that died is restarted
-    once by `tools/cluster start`, as a developer would."""
+    once by `workbench/control-plane/cluster start`, as a developer would."""
     if KUBECONFIG != LOCAL_KUBECONFIG:
         # Another cluster (VOTING_APP_KUBECONFIG): only its API server can be checked.
         if kubectl("get", "--raw", "/readyz", check=False).returncode == 0:
             return None
         return f"no cluster answers through {KUBECONFIG}"
     if not KUBECONFIG.exists():
-        return f"no local cluster ({KUBECONFIG} is missing): run tools/test, or tools/cluster start"
+        return (
+            f"no local cluster ({KUBECONFIG} is missing): run tools/test, or"
+            " workbench/control-plane/cluster start"
+        )
     health = _cluster_command("health")
     if health.returncode == 0:
         return None
@@ -79,14 +82,14 @@ def _cluster_problem() -> str | None:
     if health.returncode == 0:
         return None
     return (
-        "the local cluster is not healthy, and tools/cluster start could not restore it:\n"
+        "the local cluster is not healthy, and its start could not restore it:\n"
         f"{health.stdout.strip()}\n{started.stderr.strip()[-3000:]}"
     )
 
 
 def _cluster_command(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [str(ROOT / "tools" / "cluster"), *args],
+        [str(ROOT / "workbench" / "control-plane" / "cluster"), *args],
         capture_output=True,
         text=True,
         timeout=900,
@@ -103,6 +106,6 @@ def destroying(namespace: str, project: Path) -> Iterator[None]:
     """A block that deletes `namespace` (a `pulumi destroy` of the stack in `project`): when the
     API server says the namespace cannot go, or it is still there after 5 minutes, the Pulumi
     processes working in `project` are ended and the block fails with the reason
-    (tools/deletion.py), instead of waiting for the provider's own timeout."""
+    (tools/lib/deletion.py), instead of waiting for the provider's own timeout."""
     with watched(kubectl, namespace, lambda: end(working_in(project))):
         yield

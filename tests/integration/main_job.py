@@ -19,20 +19,25 @@ from typing import Any
 
 from tests.integration.cluster import APP_KINDS, destroying, get_json, kubectl, require_cluster
 from tests.stack_files import ROOT
-from tools.project_copy import StackConfig, copy_program, edit_stack_config, point_at_local_cluster
+from tools.lib.project_copy import (
+    StackConfig,
+    copy_program,
+    edit_stack_config,
+    point_at_local_cluster,
+)
+from workbench import settings
 
 # What the copy borrows from the checkout, as links.
 SHARED = (
     "tools",
-    "real-node",
-    "test-images",
+    "workbench",
     ".cluster",
     ".venv-checkov",
     "requirements.txt",
     "requirements-dev.txt",
     "requirements-checkov.txt",
 )
-PASSPHRASE = "voting-app-dev"
+PASSPHRASE = settings.PASSPHRASES["dev"]
 PART_OF = "app.kubernetes.io/part-of=voting-app"
 
 
@@ -73,7 +78,7 @@ class MainJob:
         sets it up."""
         stack = () if args[:2] == ("stack", "init") else ("--stack", "dev")
         script = (
-            'source tools/lib.sh && pulumi_offline_env && export KUBECONFIG="$LOCAL_KUBECONFIG"'
+            'source workbench/lib.sh && pulumi_offline_env && export KUBECONFIG="$LOCAL_KUBECONFIG"'
             ' && exec pulumi "$@"'
         )
         return subprocess.run(

@@ -24,7 +24,7 @@ import pytest
 from tests.stack_files import ROOT
 
 pytestmark = pytest.mark.integration
-CLUSTER = str(ROOT / "tools" / "cluster")
+CLUSTER = str(ROOT / "workbench" / "control-plane" / "cluster")
 STARTS_IN_A_ROW = 3
 API_SERVER_DELAY_SECONDS = 15
 
@@ -126,7 +126,7 @@ def test_a_dead_metrics_server_is_named_then_restored(own_cluster: OwnCluster) -
 
 def _kube_bin() -> Path:
     found = subprocess.run(
-        ["bash", "-c", f'source "{ROOT}/tools/lib.sh" && tool_dir kubernetes'],
+        ["bash", "-c", f'source "{ROOT}/workbench/lib.sh" && tool_dir kubernetes'],
         check=True,
         capture_output=True,
         text=True,

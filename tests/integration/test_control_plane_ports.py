@@ -2,7 +2,8 @@
 binds the API server, etcd and the rest to free ports counted down from 32767, inside Kubernetes'
 default NodePort range, and the real node's kube-proxy takes 127.0.0.1:PORT for every Service's
 node port: a LoadBalancer that was allocated the API server's port cut this machine off its own
-cluster. tools/cluster narrows the API server's NodePort range (real-node/network.env)."""
+cluster. The control plane's start narrows the API server's NodePort range
+(workbench/settings.env)."""
 
 from __future__ import annotations
 

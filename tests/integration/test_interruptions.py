@@ -25,7 +25,7 @@ pytestmark = pytest.mark.integration
 # it. One point in each of KILL_POINTS equal slices of a full run, so they spread over all of it.
 SEED = 20261128
 KILL_POINTS = 3
-CLUSTER = str(ROOT / "tools" / "cluster")
+CLUSTER = str(ROOT / "workbench" / "control-plane" / "cluster")
 
 
 @pytest.fixture(scope="module")

@@ -1,8 +1,8 @@
-"""Our Python language host (tools/go/language-python) does what the CLI asks of the official one:
-it stops when closed whatever signal dispositions it inherited, describes the runtime (About),
-lists the program's packages (GetProgramDependencies, `pulumi about`), creates the virtualenv and
-installs requirements.txt (InstallDependencies, `pulumi install`), and runs a program whose stack
-has no config at all."""
+"""Our Python language host (workbench/toolchain/go/language-python) does what the CLI asks of the
+official one: it stops when closed whatever signal dispositions it inherited, describes the runtime
+(About), lists the program's packages (GetProgramDependencies, `pulumi about`), creates the
+virtualenv and installs requirements.txt (InstallDependencies, `pulumi install`), and runs a program
+whose stack has no config at all."""
 
 from __future__ import annotations
 

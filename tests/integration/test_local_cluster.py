@@ -45,7 +45,20 @@ def deployed(
     require_cluster()
     workdir: Path = tmp_path_factory.mktemp(request.param)
     with throwaway_stack(request.param, workdir) as test:
-        yield Deployed(test, test.up())
+        deployed = Deployed(test, test.up())
+        # A new autoscaled Deployment starts with one pod; the HPA controller's next pass (every
+        # 15 s) raises it to the minimum. Tests read the counts after that.
+        wait_until("every autoscaled unit at its minimum", lambda: _at_minimum(deployed), 90, 2)
+        yield deployed
+
+
+def _at_minimum(deployed: Deployed) -> bool:
+    targets = _deployments(deployed)
+    return all(
+        targets[hpa["spec"]["scaleTargetRef"]["name"]]["spec"]["replicas"]
+        >= hpa["spec"].get("minReplicas", 1)
+        for hpa in deployed.get("horizontalpodautoscalers")["items"]
+    )
 
 
 def _deployments(deployed: Deployed) -> dict[str, Any]:

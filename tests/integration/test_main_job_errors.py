@@ -1,6 +1,7 @@
 """When the main job cannot go on, it says why in one line and how to fix it: no traceback, a
-non-zero exit, and nothing changed in the cluster or the state. One test per row of the README's
-table "When tools/up fails"; each runs the real `tools/up` in a copy of the project."""
+non-zero exit, and nothing changed in the cluster or the state. One test per row of the table in
+docs/operations.md, "Checks before anything changes"; each runs the real `tools/up` in a copy of
+the project."""
 
 from __future__ import annotations
 

@@ -1,5 +1,7 @@
 """tools/pr-preview on a sample change to dev: the diff names that change and nothing else, and
-prod, previewed beside it, shows no change."""
+prod, previewed beside it, shows no change. And the same preview against the program as it was
+before the house was rearranged (components/ in layers, the workbench in one wing): stacks
+deployed by that program see no change."""
 
 from __future__ import annotations
 
@@ -25,21 +27,7 @@ def test_a_changed_option_previews_as_exactly_that_change(tmp_path: Path) -> Non
     )
     comment = tmp_path / "comment.md"
 
-    result = subprocess.run(
-        [
-            str(ROOT / "tools" / "pr-preview"),
-            "--repo",
-            str(clone),
-            "--base",
-            "HEAD",
-            "--markdown",
-            str(comment),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=900,
-        env=os.environ,
-    )
+    result = _pr_preview(clone, "HEAD", comment)
     assert result.returncode == 0, result.stderr
     output = result.stdout
     assert '~ value: "Cats" => "Tacos"' in output
@@ -62,3 +50,40 @@ def test_a_changed_option_previews_as_exactly_that_change(tmp_path: Path) -> Non
         and ns["status"].get("phase") != "Terminating"
     ]
     assert leftovers == []
+
+
+# The last commit before components/ moved into layers and the workbench into workbench/.
+BEFORE_THE_MOVE = "854c8ad"
+
+
+def _pr_preview(clone: Path, base: str, comment: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [
+            str(ROOT / "tools" / "pr-preview"),
+            "--repo",
+            str(clone),
+            "--base",
+            base,
+            "--markdown",
+            str(comment),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env=os.environ,
+    )
+
+
+def test_stacks_deployed_before_the_move_preview_with_no_change(tmp_path: Path) -> None:
+    require_cluster()
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "--quiet", str(ROOT), str(clone)], check=True)
+    known = subprocess.run(["git", "-C", str(clone), "cat-file", "-e", BEFORE_THE_MOVE])
+    assert known.returncode == 0, f"{BEFORE_THE_MOVE} is not in this clone (a shallow clone?)"
+    comment = tmp_path / "comment.md"
+    result = _pr_preview(clone, BEFORE_THE_MOVE, comment)
+    assert result.returncode == 0, result.stderr[-3000:]
+    text = comment.read_text()
+    print(f"\n{text.splitlines()[3]}")
+    assert "**dev**: no changes" in text
+    assert "**prod**: no changes" in text

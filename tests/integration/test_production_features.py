@@ -23,7 +23,7 @@ from tests.integration.cluster import get_json, kubectl, live, require_cluster
 from tests.integration.workspace import StackUnderTest, throwaway_stack
 from tests.quantities import millicores, size_bytes
 from tests.waiting import wait_until
-from tools.project_copy import StackConfig
+from tools.lib.project_copy import StackConfig
 
 pytestmark = pytest.mark.integration
 
@@ -41,7 +41,8 @@ VOTE_SCALE = {
     "cpuUtilization": 50,
     "scaleDownStabilizationSeconds": 15,
 }
-# kwok reports a pod's cpu use from this annotation (tools/cluster); unannotated pods use 1m.
+# kwok reports a pod's cpu use from this annotation (workbench/control-plane/cluster); pods
+# without it use 1m.
 USAGE = "kwok.x-k8s.io/usage-cpu"
 
 

@@ -1,6 +1,7 @@
-"""State you can recover (README "Recovering the state"): the local file backend keeps a backup of
-the checkpoint before every update; a stack whose checkpoint is lost is restored from one with
-`pulumi stack import`, and the main job (refresh, then up) brings the cluster back in step."""
+"""State you can recover (docs/operations.md, "Recovering the state"): the local file backend
+keeps a backup of the checkpoint before every update; a stack whose checkpoint is lost is
+restored from one with `pulumi stack import`, and the main job (refresh, then up) brings the
+cluster back in step."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import yaml
 
 from tests.integration.cluster import get_json
 from tests.integration.main_job import MainJob, main_job_copy
-from tools.project_copy import StackConfig, edit_stack_config
+from tools.lib.project_copy import StackConfig, edit_stack_config
 
 pytestmark = pytest.mark.integration
 STACKS = Path(".state/.pulumi/stacks/voting-app")

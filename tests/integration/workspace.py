@@ -12,16 +12,17 @@ import pulumi.automation as auto
 
 from tests.integration.cluster import CONTEXT, KUBECONFIG, destroying, require_cluster
 from tests.stack_files import ROOT
-from tools.project_copy import (
+from tools.lib.project_copy import (
     StackConfig,
     copy_program,
     edit_stack_config,
     point_at_local_cluster,
 )
+from workbench import settings
 
 # Every preview and up the tests make runs the project's policy pack, as tools/up does.
 POLICY_PACK = str(ROOT / "policy")
-PASSPHRASES = {"dev": "voting-app-dev", "prod": "voting-app-prod"}
+PASSPHRASES = settings.PASSPHRASES
 # A tools/up deployment of dev may hold the stack file's own node ports on the same cluster.
 TEST_NODE_PORTS = {"vote": 30104, "result": 30105}
 

@@ -1,0 +1,31 @@
+"""workbench/settings.env, for Python: the workbench's shared names, ports, ranges and the demo
+stacks' passphrases (one place; the shell scripts source the same file)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _read(path: Path) -> dict[str, str]:
+    pairs = (
+        line.split("=", 1)
+        for line in path.read_text().splitlines()
+        if line and not line.startswith("#")
+    )
+    return dict(pairs)
+
+
+SETTINGS = _read(ROOT / "workbench" / "settings.env")
+
+PASSPHRASES = {"dev": SETTINGS["DEV_PASSPHRASE"], "prod": SETTINGS["PROD_PASSPHRASE"]}
+LOCAL_CONTEXT = SETTINGS["LOCAL_CONTEXT"]
+LOCAL_NAMESPACE = SETTINGS["LOCAL_NAMESPACE"]
+LOCAL_NODE_PORTS = {
+    "vote": int(SETTINGS["LOCAL_VOTE_NODE_PORT"]),
+    "result": int(SETTINGS["LOCAL_RESULT_NODE_PORT"]),
+}
+NODE_NAME = SETTINGS["NODE_NAME"]
+_low, _high = SETTINGS["NODE_PORT_RANGE"].split("-")
+NODE_PORT_RANGE = (int(_low), int(_high))
