@@ -74,7 +74,7 @@ def test_a_graph_missing_the_vote_to_redis_edge_stops_votes_being_counted(
     """The graph matters: drop vote -> redis from the program's graph (as a careless edit
     would), `up`, and a vote is no longer taken; put it back, `up`, and it is counted."""
     (edge,) = [edge for edge in TRAFFIC_GRAPH if edge.source == "vote"]
-    traffic = Path(app.test.stack.workspace.work_dir) / "components" / "traffic.py"
+    traffic = Path(app.test.stack.workspace.work_dir) / "components" / "app" / "traffic.py"
     original = traffic.read_text()
     declaration = f'    Edge("{edge.source}", "{edge.target}"),\n'
     assert original.count(declaration) == 1, f"{declaration!r} not found in {traffic}"
