@@ -93,9 +93,9 @@ PolicyPack(
             MANDATORY,
         ),
         stack_policy(
-            "load-balancers-only-on-cloud",
-            "LoadBalancer Services only on cloud stacks.",
-            rules.load_balancers_only_on_cloud,
+            "load-balancers-with-an-address",
+            "LoadBalancer Services only where the cluster gives them an address.",
+            rules.load_balancers_with_an_address,
             MANDATORY,
         ),
         resource_policy(

@@ -10,7 +10,7 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from components.cluster.target import CLUSTER_TYPE_LABEL
+from components.cluster.target import CLUSTER_TYPE_LABEL, ClusterType, load_balancer_problem
 from components.units.quantities import is_pinned_image
 
 WEB_ROLE = "web"
@@ -141,16 +141,28 @@ def cluster_types(resources: Sequence[Resource]) -> set[str]:
     }
 
 
-def load_balancers_only_on_cloud(resources: Sequence[Resource]) -> list[str]:
-    if cluster_types(resources) == {"cloud"}:
+def load_balancers_with_an_address(resources: Sequence[Resource]) -> list[str]:
+    """A LoadBalancer Service on a stack whose cluster type gives it no address
+    (components/cluster/target.py: the same table the config check reads)."""
+    problems = [
+        problem
+        for cluster_type in cluster_types(resources)
+        if (problem := _load_balancer_problem(cluster_type)) is not None
+    ]
+    if not problems:
         return []
     return [
-        f"Service {_dig(props, 'metadata', 'name')} is a LoadBalancer, but the stack does not "
-        "target a cloud cluster (set cluster.type: cloud, or expose it as NodePort)"
+        f"Service {_dig(props, 'metadata', 'name')} is a LoadBalancer: {problems[0]}"
         for resource_type, props in resources
         if resource_type == "kubernetes:core/v1:Service"
         and _dig(props, "spec", "type") == "LoadBalancer"
     ]
+
+
+def _load_balancer_problem(cluster_type: str) -> str | None:
+    if cluster_type not in ClusterType._value2member_map_:
+        return f"the stack's cluster type {cluster_type!r} is not one the project knows"
+    return load_balancer_problem(ClusterType(cluster_type))
 
 
 HPA_TYPE = "kubernetes:autoscaling/v2:HorizontalPodAutoscaler"

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import functools
 import runpy
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from unittest.mock import patch
 
 import pulumi
+import yaml
 
 from tests.mocks import VotingMocks, run_with_mocks
 from tests.stack_files import ROOT, cli_config, stack_secret_keys, stack_values
@@ -20,13 +23,37 @@ class ProgramRun:
     exports: dict[str, Any]
 
 
+# The contexts the program may be pointed at in these tests: every default one, and the shipped
+# prod stack's.
+KNOWN_CONTEXTS = ("kwok-voting-app", "kind-kind", "minikube", "docker-desktop", "voting-prod")
+
+
+@functools.cache
+def kubeconfig(contexts: tuple[str, ...] = KNOWN_CONTEXTS) -> Path:
+    """A kubeconfig that holds `contexts` (the program checks the stack's context is there)."""
+    document = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "test", "cluster": {"server": "https://127.0.0.1:6443"}}],
+        "users": [{"name": "test", "user": {"token": "test"}}],
+        "contexts": [
+            {"name": name, "context": {"cluster": "test", "user": "test"}} for name in contexts
+        ],
+    }
+    path = Path(tempfile.mkdtemp(prefix="voting-app-kubeconfig-")) / "config"
+    path.write_text(yaml.safe_dump(document))
+    return path
+
+
 def run_main(
     stack: str,
     values: dict[str, Any] | None = None,
     secret_keys: list[str] | None = None,
     mocks: VotingMocks | None = None,
+    contexts: tuple[str, ...] = KNOWN_CONTEXTS,
 ) -> ProgramRun:
-    """`values` are full `project:key` config values; by default the stack file's own."""
+    """`values` are full `project:key` config values; by default the stack file's own. The
+    program reads a kubeconfig that holds `contexts`."""
     exports: dict[str, Any] = {}
     resolved: dict[str, Any] = {}
 
@@ -36,6 +63,7 @@ def run_main(
         with (
             patch.object(pulumi, "export", exports.__setitem__),
             patch("signal.signal"),
+            patch.dict("os.environ", {"KUBECONFIG": str(kubeconfig(contexts))}),
         ):
             runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
         return pulumi.Output.all(**exports).apply(resolved.update)

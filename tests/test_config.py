@@ -12,11 +12,17 @@ import pytest
 
 from components.app.args import DEFAULT_IMAGES, StorageType, VotingAppArgs
 from components.app.db import DEFAULT_CLIENT_AUTH, ClientAuth
-from components.cluster.target import ClusterType
+from components.cluster.target import LOAD_BALANCERS, ClusterType
 from components.stack.config import parse_stack_config
 from components.stack.reader import ConfigError
 from components.units.quantities import is_pinned_image
-from components.units.specs import Autoscaling, ExposureType, Spread, WhenUnsatisfiable
+from components.units.specs import (
+    Autoscaling,
+    ExposureType,
+    PullPolicy,
+    Spread,
+    WhenUnsatisfiable,
+)
 from tests.mocks import VotingMocks
 from tests.program import run_main
 from tests.stack_files import (
@@ -59,6 +65,21 @@ def test_prod_stack_file_parses() -> None:
     )
     assert config.app.vote.exposure.type is ExposureType.LOAD_BALANCER
     assert config.app.db.storage.type is StorageType.PERSISTENT_VOLUME_CLAIM
+
+
+def test_prod_keeps_its_votes_on_destroy_and_dev_does_not() -> None:
+    assert parse(stack_values("prod"), stack_secret_keys("prod")).app.db.storage.retain_on_delete
+    assert not parse(stack_values("dev"), stack_secret_keys("dev")).app.db.storage.retain_on_delete
+
+
+def test_a_pull_policy_set_per_unit_is_kept() -> None:
+    values = dev_values()
+    setting("vote.imagePullPolicy", "Always")(values)
+    setting("db.imagePullPolicy", "Never")(values)
+    app = parse(values).app
+    assert app.vote.image_pull_policy is PullPolicy.ALWAYS
+    assert app.db.image_pull_policy is PullPolicy.NEVER
+    assert app.result.image_pull_policy is None
 
 
 def test_stack_files_keep_the_password_encrypted() -> None:
@@ -226,7 +247,40 @@ BAD_CONFIG: list[tuple[str, Mutation, str, str]] = [
         f"{P}:cluster.context",
         "required",
     ),
-    ("cluster key typo", renaming("cluster.context", "contxt"), f"{P}:cluster.contxt", "unknown"),
+    ("cluster key typo", setting("cluster.contxt", "kind-kind"), f"{P}:cluster.contxt", "unknown"),
+    (
+        "cluster name on docker-desktop",
+        setting("cluster", {"type": "docker-desktop", "name": "team"}),
+        f"{P}:cluster.name",
+        "only with type kwok or kind or minikube",
+    ),
+    (
+        "load balancer on kind",
+        lambda v: (
+            setting("cluster", {"type": "kind"})(v),
+            setting("vote.exposure", {"type": "LoadBalancer"})(v),
+        ),
+        f"{P}:vote.exposure.type",
+        "gives a LoadBalancer Service no address",
+    ),
+    (
+        "pull policy unknown",
+        setting("worker.imagePullPolicy", "Sometimes"),
+        f"{P}:worker.imagePullPolicy",
+        "Always, IfNotPresent, Never",
+    ),
+    (
+        "retain on delete not a boolean",
+        setting("db.storage", {"type": "persistentVolumeClaim", "retainOnDelete": "yes"}),
+        f"{P}:db.storage.retainOnDelete",
+        "true or false",
+    ),
+    (
+        "retain on delete with an emptyDir",
+        setting("db.storage.retainOnDelete", True),
+        f"{P}:db.storage.retainOnDelete",
+        "only with type persistentVolumeClaim",
+    ),
     ("replicas zero", setting("vote.replicas", 0), f"{P}:vote.replicas", "from 1 to 50"),
     ("replicas negative", setting("result.replicas", -2), f"{P}:result.replicas", "integer"),
     ("replicas a string", setting("vote.replicas", "three"), f"{P}:vote.replicas", "integer"),
@@ -485,6 +539,58 @@ def test_every_problem_is_reported_at_once() -> None:
     message = str(raised.value)
     assert message.startswith("invalid stack configuration (5 problem(s)):")
     assert '"nginx" (string)' in message
+
+
+@pytest.mark.parametrize(
+    ("cluster", "context"),
+    [
+        ({"type": "kwok"}, "kwok-voting-app"),
+        ({"type": "kind"}, "kind-kind"),
+        ({"type": "kind", "name": "voting"}, "kind-voting"),
+        ({"type": "minikube"}, "minikube"),
+        ({"type": "minikube", "name": "team"}, "team"),
+        ({"type": "docker-desktop"}, "docker-desktop"),
+        ({"type": "kind", "context": "my-kind"}, "my-kind"),
+        ({"type": "cloud", "context": "gke_team_europe"}, "gke_team_europe"),
+    ],
+)
+def test_the_cluster_type_alone_gives_its_tools_default_context(
+    cluster: dict[str, str], context: str
+) -> None:
+    values = dev_values()
+    values[f"{P}:cluster"] = cluster
+    assert parse(values).cluster.context == context
+
+
+@pytest.mark.parametrize("cluster_type", list(ClusterType))
+def test_load_balancers_are_allowed_exactly_where_the_cluster_gives_them_an_address(
+    cluster_type: ClusterType,
+) -> None:
+    """The config check, the policy pack (tests/test_policy.py) and the README's targeting table
+    (tests/test_layout.py) read one table: components/cluster/target.py."""
+    values = dev_values()
+    values[f"{P}:cluster"] = {"type": str(cluster_type), "context": "some-context"}
+    setting("vote.exposure", {"type": "LoadBalancer"})(values)
+    if cluster_type in LOAD_BALANCERS:
+        assert parse(values).app.vote.exposure.type is ExposureType.LOAD_BALANCER
+    else:
+        with pytest.raises(ConfigError, match=re.escape(f"{P}:vote.exposure.type")):
+            parse(values)
+
+
+def test_a_context_the_kubeconfig_does_not_hold_fails_the_program_naming_it() -> None:
+    """Never a preview computed against no cluster: the program stops before registering
+    anything, naming cluster.context, the kubeconfig it read and the contexts there."""
+    values = dev_values()
+    values[f"{P}:cluster"] = {"type": "kind"}
+    mocks = VotingMocks()
+    with pytest.raises(pulumi.RunError) as failed:
+        run_main("dev", values, [PASSWORD_KEY], mocks=mocks, contexts=("minikube", "prod-eu"))
+    message = str(failed.value)
+    assert f"{P}:cluster.context" in message
+    assert "'kind-kind' is not in the kubeconfig read" in message
+    assert "contexts there: minikube, prod-eu" in message
+    assert mocks.registered == []
 
 
 def test_a_good_config_registers_resources_through_the_same_path() -> None:

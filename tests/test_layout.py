@@ -8,9 +8,15 @@ import re
 from pathlib import Path
 
 import pytest
+import yaml
 
-from components.cluster.target import DEFAULT_CONTEXTS, NODE_PORT_RANGES, ClusterType
-from tests.stack_files import ROOT
+from components.cluster.target import (
+    DEFAULT_CONTEXTS,
+    LOAD_BALANCERS,
+    NODE_PORT_RANGES,
+    ClusterType,
+)
+from tests.stack_files import ROOT, stack_values
 from workbench import settings
 
 WORKBENCH_PARTS = ("toolchain", "control-plane", "real-node", "images", "benchmark")
@@ -72,3 +78,36 @@ def test_the_door_holds_only_the_commands_a_person_runs() -> None:
 def test_the_workbench_and_the_product_agree_on_the_local_cluster() -> None:
     assert DEFAULT_CONTEXTS[ClusterType.KWOK] == settings.LOCAL_CONTEXT
     assert NODE_PORT_RANGES[ClusterType.KWOK] == settings.NODE_PORT_RANGE
+
+
+def test_the_kind_config_maps_the_dev_stack_s_node_ports() -> None:
+    document = yaml.safe_load((ROOT / "clusters" / "kind.yaml").read_text())
+    mapped = {
+        (mapping["containerPort"], mapping["hostPort"])
+        for node in document["nodes"]
+        for mapping in node.get("extraPortMappings", [])
+    }
+    dev = stack_values("dev")
+    ports = {dev[f"voting-app:{unit}"]["exposure"]["nodePort"] for unit in ("vote", "result")}
+    assert mapped == {(port, port) for port in ports}
+
+
+def _targeting_rows() -> dict[str, str]:
+    """The README's "Targeting a cluster" table, by the `cluster.type X` its row names."""
+    text = (ROOT / "README.md").read_text()
+    section = text.split("## Targeting a cluster", 1)[1].split("\n## ", 1)[0]
+    rows = {}
+    for line in section.splitlines():
+        found = re.search(r"`cluster\.type ([a-z-]+)`", line)
+        if line.startswith("|") and found:
+            rows[found.group(1)] = line
+    return rows
+
+
+def test_the_readme_says_where_load_balancers_work_as_the_code_does() -> None:
+    rows = _targeting_rows()
+    assert set(rows) == {str(kind) for kind in ClusterType}
+    for kind, row in rows.items():
+        cells = [cell.strip() for cell in row.strip("|").split("|")]
+        load_balancer = cells[2]
+        assert load_balancer.startswith("yes") is (ClusterType(kind) in LOAD_BALANCERS), row

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from components.cluster.target import LOAD_BALANCERS, ClusterType
 from policy import rules
 from tests.mocks import unwrap
 from tests.program import shipped_stack
@@ -37,7 +38,7 @@ def test_the_shipped_stacks_pass_every_mandatory_rule(stack: str) -> None:
     for rule in MANDATORY_RESOURCE_RULES:
         for resource_type, props in resources:
             assert rule(resource_type, props) == [], (rule.__name__, props["metadata"])
-    assert rules.load_balancers_only_on_cloud(resources) == []
+    assert rules.load_balancers_with_an_address(resources) == []
     assert rules.own_service_accounts(resources) == []
 
 
@@ -139,12 +140,14 @@ def namespace(cluster_type: str) -> rules.Resource:
     return ("kubernetes:core/v1:Namespace", {"metadata": {"name": "team", "labels": labels}})
 
 
-@pytest.mark.parametrize(("cluster_type", "violations"), [("kwok", 1), ("kind", 1), ("cloud", 0)])
-def test_load_balancers_only_on_cloud_stacks(cluster_type: str, violations: int) -> None:
+@pytest.mark.parametrize("cluster_type", [*ClusterType, "openshift"])
+def test_load_balancers_only_where_the_cluster_gives_them_an_address(cluster_type: str) -> None:
+    """The rule reads the same table as the config check (components/cluster/target.py)."""
     resources = [namespace(cluster_type), service("LoadBalancer"), service("ClusterIP")]
-    messages = rules.load_balancers_only_on_cloud(resources)
-    assert len(messages) == violations
-    assert all("not target a cloud cluster" in message for message in messages)
+    messages = rules.load_balancers_with_an_address(resources)
+    allowed = cluster_type in LOAD_BALANCERS
+    assert len(messages) == (0 if allowed else 1)
+    assert all("is a LoadBalancer: " in message for message in messages)
 
 
 def test_single_replica_web_tier_is_flagged_on_cloud_only() -> None:

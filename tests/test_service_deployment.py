@@ -21,6 +21,7 @@ from components.units.specs import (
     ExposureType,
     HttpGet,
     Probe,
+    PullPolicy,
     Recreate,
     Resources,
     SecretKeyRef,
@@ -393,7 +394,32 @@ def test_scan_exceptions_become_checkov_skip_annotations() -> None:
     assert annotations["checkov.io/skip1"] == "CKV_K8S_43=pinned by tag"
     assert annotations["checkov.io/skip2"] == "CKV_K8S_8=x"
     assert annotations["pulumi.com/patchForce"] == "true"
-    assert container_of(mocks)["imagePullPolicy"] == "Always"
+
+
+@pytest.mark.parametrize(
+    ("policy", "image", "rendered"),
+    [
+        (None, "example/web:1.2.3", "IfNotPresent"),
+        (None, "example/web", "Always"),
+        (PullPolicy.ALWAYS, "example/web:1.2.3", "Always"),
+        (PullPolicy.NEVER, "example/web:1.2.3", "Never"),
+    ],
+)
+def test_the_pull_policy_is_kubernetes_default_unless_set(
+    policy: PullPolicy | None, image: str, rendered: str
+) -> None:
+    mocks, _ = build(web_args(image=image, image_pull_policy=policy))
+    assert container_of(mocks)["imagePullPolicy"] == rendered
+
+
+def test_the_component_name_is_pulumi_s_and_the_object_name_kubernetes() -> None:
+    mocks, outputs = build(web_args(object_name="web"), name="team-a-web")
+    for typ in (DEPLOYMENT, SERVICE, ACCOUNT):
+        (resource,) = mocks.of_type(typ)
+        assert resource.name.startswith("team-a-web"), (typ, resource.name)
+        assert unwrap(resource.inputs)["metadata"]["name"] == "web", typ
+    assert outputs["labels"]["app.kubernetes.io/name"] == "web"
+    assert container_of(mocks)["name"] == "web"
 
 
 def test_a_scan_exception_without_a_reason_is_refused() -> None:

@@ -8,6 +8,7 @@ import pytest
 
 from components.app.db_clients import KNOWN_DB_CLIENTS
 from components.app.traffic import OUTSIDE, TRAFFIC_GRAPH, Edge
+from components.cluster.target import ClusterType, default_context
 from tests.mocks import is_secret, plain_strings, unwrap
 from tests.program import ProgramRun, shipped_stack
 from tests.quantities import millicores, size_bytes
@@ -379,9 +380,12 @@ def test_every_image_is_pinned_to_a_tag(stack: tuple[str, ProgramRun]) -> None:
 
 
 def test_the_provider_targets_the_named_context(stack: tuple[str, ProgramRun]) -> None:
+    """dev names only its cluster type (its context is the type's default), prod its context."""
     name, run = stack
     (provider,) = run.mocks.of_type("pulumi:providers:kubernetes")
-    assert provider.inputs["context"] == stack_values(name)["voting-app:cluster"]["context"]
+    cluster = stack_values(name)["voting-app:cluster"]
+    expected = cluster.get("context") or default_context(ClusterType(cluster["type"]))
+    assert provider.inputs["context"] == expected
     for resource in run.mocks.registered:
         if resource.custom and resource.typ.startswith("kubernetes:"):
             assert resource.provider is not None, resource.name

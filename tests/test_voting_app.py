@@ -178,3 +178,70 @@ def test_a_change_of_client_auth_renames_the_config_and_so_rolls_the_db() -> Non
         assert name.startswith("db-config-")
         names.add(name)
     assert len(names) == len(ClientAuth)
+
+
+def test_two_apps_in_one_program_register_side_by_side() -> None:
+    """Child names derive from the component's name: two VotingApps, each in its namespace, and
+    no resource of one takes the URN of the other's; the objects keep their names."""
+    urls: dict[str, Any] = {}
+
+    def program() -> pulumi.Output[None]:
+        apps = [
+            VotingApp(
+                name,
+                VotingAppArgs(namespace=name, db_password=pulumi.Output.secret("pw"), db=TRUST),
+            )
+            for name in ("team-a", "team-b")
+        ]
+        return pulumi.Output.all(*(app.vote_url for app in apps)).apply(
+            lambda values: urls.update(zip(("team-a", "team-b"), values, strict=True))
+        )
+
+    two = run_with_mocks(program)
+    # The mock monitor keeps one registration per URN: a collision would show as fewer.
+    assert len(two.urns) == len(two.registered)
+    kinds = {r.typ for r in two.registered}
+    assert {"voting:index:VotingApp", "kubernetes:apps/v1:Deployment"} <= kinds
+    for name in ("team-a", "team-b"):
+        objects = [
+            r
+            for r in two.registered
+            if r.typ.startswith("kubernetes:")
+            and unwrap(r.inputs)["metadata"].get("namespace", unwrap(r.inputs)["metadata"]["name"])
+            == name
+        ]
+        assert {unwrap(r.inputs)["metadata"]["name"] for r in objects} >= {"vote", "db", "redis"}
+        assert all(r.name.startswith(f"{name}-") for r in objects), [r.name for r in objects]
+    # Each app's own vote Service: two node ports (the mock allocates them in turn).
+    assert len(set(urls.values())) == 2
+    assert all(url.startswith("http://localhost:315") for url in urls.values())
+
+
+@pytest.mark.parametrize(
+    ("image", "policy"),
+    [
+        ("example/vote:1.2", "IfNotPresent"),
+        ("registry.local:5000/vote:1.2", "IfNotPresent"),
+        ("example/vote@sha256:" + "a" * 64, "IfNotPresent"),
+        ("example/vote", "Always"),
+        ("example/vote:latest", "Always"),
+    ],
+)
+def test_the_pull_policy_defaults_to_kubernetes_own(image: str, policy: str) -> None:
+    args = VotingAppArgs(
+        namespace="team",
+        db_password=pulumi.Output.secret("pw"),
+        vote=WebUnitArgs(image=image),
+        result=WebUnitArgs(image="example/result:1"),
+        db=TRUST,
+    )
+    mocks, _ = build(args)
+    (vote,) = (
+        unwrap(d.inputs)
+        for d in mocks.of_type("kubernetes:apps/v1:Deployment")
+        if d.inputs["metadata"]["name"] == "vote"
+    )
+    (container,) = vote["spec"]["template"]["spec"]["containers"]
+    assert container["imagePullPolicy"] == policy
+    skips = vote["metadata"]["annotations"].values()
+    assert any(skip.startswith("CKV_K8S_15=") for skip in skips) is (policy != "Always")

@@ -79,6 +79,22 @@ pulumi_offline_env() {
   [[ $PULUMI_BACKEND_URL != file://* ]] || mkdir -p "${PULUMI_BACKEND_URL#file://}"
 }
 
+# The Python SDK's version (requirements.txt): the least a Pulumi CLI must be.
+PULUMI_SDK_VERSION=$(sed -n 's/^pulumi==//p' "$ROOT/requirements.txt")
+
+# Prints the path of a `pulumi` on PATH that is not the workbench's and is at least the SDK's
+# version; fails when there is none.
+users_pulumi() {
+  local path version
+  path=$(command -v pulumi) || return 1
+  [[ $(readlink -f "$path") != "$VOTING_APP_CACHE"/* ]] || return 1
+  version=$(pulumi version 2>/dev/null) || return 1
+  version=${version#v}
+  [[ $(printf '%s\n%s\n' "$PULUMI_SDK_VERSION" "${version%%[-+]*}" | sort -V | head -n 1) == "$PULUMI_SDK_VERSION" ]] ||
+    return 1
+  echo "$path"
+}
+
 # Registers the Go-built provider as plugin kubernetes v$PULUMI_KUBERNETES_VERSION (no download).
 install_provider_plugin() {
   local plugin="$PULUMI_HOME/plugins/resource-kubernetes-v$PULUMI_KUBERNETES_VERSION"

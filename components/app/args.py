@@ -14,7 +14,15 @@ import pulumi
 from components.app import db
 from components.app.db import DbArgs, DbStorage, DbWorkload, StorageType
 from components.cluster.target import ClusterType
-from components.units.specs import Exposure, ExposureType, Resources, Scale, Spread
+from components.units.specs import (
+    ComputeQuantities,
+    Exposure,
+    ExposureType,
+    PullPolicy,
+    Resources,
+    Scale,
+    Spread,
+)
 
 DEFAULT_IMAGES = {
     "vote": "kodekloud/examplevotingapp_vote:v1",
@@ -25,36 +33,50 @@ DEFAULT_IMAGES = {
 }
 
 
+# The web units' default: the upstream vote app (gunicorn, 4 workers) was measured at 117 MB
+# resident (124 MB at its peak) under load, too close to a 128Mi limit.
+WEB_RESOURCES = Resources(
+    requests=ComputeQuantities(cpu="50m", memory="128Mi"),
+    limits=ComputeQuantities(cpu="250m", memory="256Mi"),
+)
+
+
 @dataclass(frozen=True)
 class WebUnitArgs:
     """vote or result: a web front end.
 
     image: default the course's `kodekloud/examplevotingapp_<unit>:v1`.
+    image_pull_policy: default None, Kubernetes' own (IfNotPresent for a pinned tag).
     replicas: a fixed count, or an `Autoscaling` range (a HorizontalPodAutoscaler on cpu);
-      default 1. resources: default `Resources()`.
+      default 1. resources: default `WEB_RESOURCES` (50m/128Mi requested, 250m/256Mi limit).
     exposure: default NodePort with an allocated port.
     """
 
     image: str
+    image_pull_policy: PullPolicy | None = None
     replicas: Scale = 1
-    resources: Resources = Resources()
+    resources: Resources = WEB_RESOURCES
     exposure: Exposure = Exposure(type=ExposureType.NODE_PORT)
 
 
 @dataclass(frozen=True)
 class WorkerArgs:
-    """worker: moves votes from redis to db; no port. replicas: default 1."""
+    """worker: moves votes from redis to db; no port. replicas: default 1.
+    image_pull_policy: default None, Kubernetes' own (IfNotPresent for a pinned tag)."""
 
     image: str = DEFAULT_IMAGES["worker"]
+    image_pull_policy: PullPolicy | None = None
     replicas: int = 1
     resources: Resources = Resources()
 
 
 @dataclass(frozen=True)
 class RedisArgs:
-    """redis: the vote queue, one pod (data in an emptyDir at /data)."""
+    """redis: the vote queue, one pod (data in an emptyDir at /data).
+    image_pull_policy: default None, Kubernetes' own (IfNotPresent for a pinned tag)."""
 
     image: str = DEFAULT_IMAGES["redis"]
+    image_pull_policy: PullPolicy | None = None
     resources: Resources = Resources()
 
 

@@ -21,6 +21,7 @@ from components.app.pods import (
     DATA_STORE_SECURITY,
     TMP,
     exec_probe,
+    pull_policy_exceptions,
 )
 from components.units.args import ServiceDeploymentArgs
 from components.units.specs import (
@@ -33,6 +34,7 @@ from components.units.specs import (
     Exposure,
     ExposureType,
     Probe,
+    PullPolicy,
     Recreate,
     Resources,
     SecretKeyRef,
@@ -79,11 +81,16 @@ class StorageType(StrEnum):
 class DbStorage:
     """type: default emptyDir (lost with the pod). size: default 1Gi (claim size, or emptyDir cap).
     storage_class: default None, the cluster's default StorageClass (claims only).
+    retain_on_delete: default False. True (claims only): `pulumi destroy` leaves the votes in the
+      cluster: the claim, and the namespace around it, whose deletion would delete every claim in
+      it (Pulumi's `retainOnDelete`). The next `up` adopts both. docs/operations.md says how to
+      delete them deliberately.
     """
 
     type: StorageType = StorageType.EMPTY_DIR
     size: str = "1Gi"
     storage_class: str | None = None
+    retain_on_delete: bool = False
 
 
 class DbWorkload(StrEnum):
@@ -97,6 +104,7 @@ class DbWorkload(StrEnum):
 class DbArgs:
     """db: PostgreSQL, one pod.
 
+    image_pull_policy: default None, Kubernetes' own (IfNotPresent for a pinned tag).
     client_auth: how network clients (worker, result) log in; default scram-sha-256. The stock
       worker and result images can only use trust, and VotingApp refuses them with anything else
       (components/app/db_clients.py): a stack that runs them says trust explicitly.
@@ -106,6 +114,7 @@ class DbArgs:
     """
 
     image: str = IMAGE
+    image_pull_policy: PullPolicy | None = None
     resources: Resources = Resources()
     storage: DbStorage = DbStorage()
     client_auth: ClientAuth = DEFAULT_CLIENT_AUTH
@@ -186,6 +195,7 @@ def unit_args(
     return ServiceDeploymentArgs(
         namespace=namespace,
         image=db.image,
+        image_pull_policy=db.image_pull_policy,
         role="database",
         instance=instance,
         args=server_args(db.client_auth),
@@ -217,7 +227,10 @@ def unit_args(
         security=DATA_STORE_SECURITY,
         exposure=Exposure(ExposureType.CLUSTER_IP),
         service_name="db",
-        scan_exceptions=SCAN_EXCEPTIONS,
+        scan_exceptions={
+            **SCAN_EXCEPTIONS,
+            **pull_policy_exceptions(db.image, db.image_pull_policy),
+        },
     )
 
 
@@ -236,6 +249,7 @@ def _data_volume(storage: DbStorage) -> Volume:
             mount_path=DATA_PATH,
             size=storage.size,
             storage_class=storage.storage_class,
+            retain_on_delete=storage.retain_on_delete,
         )
     return EmptyDirVolume(name="data", mount_path=DATA_PATH, size_limit=storage.size)
 

@@ -3,7 +3,14 @@ the scanner findings the stock images rule out (each with its reason)."""
 
 from __future__ import annotations
 
-from components.units.specs import EmptyDirVolume, Exec, Probe, SecurityProfile
+from components.units.specs import (
+    EmptyDirVolume,
+    Exec,
+    Probe,
+    PullPolicy,
+    SecurityProfile,
+    default_pull_policy,
+)
 
 # The official redis and postgres images support running as an arbitrary uid; fsGroup makes
 # their data volume writable for it. A high uid cannot collide with a host user.
@@ -24,6 +31,17 @@ PINNED_BY_TAG = (
     "a digest (image@sha256:...) is accepted there too"
 )
 DATA_STORE_SCAN_EXCEPTIONS = {"CKV_K8S_43": PINNED_BY_TAG}
+NOT_ALWAYS_PULLED = (
+    "a pinned tag or digest is pulled once per node (Kubernetes' own default, IfNotPresent): a "
+    "node reuses what it pulled, and an image loaded by hand (kind load) starts without a "
+    "registry; set <unit>.imagePullPolicy Always to ask the registry on every start"
+)
+
+
+def pull_policy_exceptions(image: str, policy: PullPolicy | None) -> dict[str, str]:
+    """checkov's image-pull check (Always, or it fails) where the unit's policy is not Always."""
+    effective = policy or default_pull_policy(image)
+    return {} if effective is PullPolicy.ALWAYS else {"CKV_K8S_15": NOT_ALWAYS_PULLED}
 
 
 def exec_probe(command: tuple[str, ...], failure_threshold: int) -> Probe:

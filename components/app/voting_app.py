@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import replace
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -19,6 +20,7 @@ from components.app.pods import (
     PINNED_BY_TAG,
     TMP,
     exec_probe,
+    pull_policy_exceptions,
 )
 from components.app.traffic import DEFAULT_DENY, TRAFFIC_GRAPH, Endpoint, egress_spec, ingress_spec
 from components.cluster.target import CLUSTER_TYPE_LABEL
@@ -125,8 +127,8 @@ class VotingApp(pulumi.ComponentResource):
     ) -> None:
         check_db_clients(args)
         super().__init__("voting:index:VotingApp", name, None, opts)
+        self._name = name
         self._args = args
-        self._child = pulumi.ResourceOptions(parent=self)
 
         self.namespace = self._namespace()
         self.namespace_name = self.namespace.metadata.name
@@ -145,12 +147,12 @@ class VotingApp(pulumi.ComponentResource):
         self.limit_range = self._limit_range(unit_args.values())
         # The units wait for both: a scale-up's new pods must find the raised quota.
         self.units = {
-            name: self._kind(name)(
-                name,
-                unit,
-                pulumi.ResourceOptions(parent=self, depends_on=[self.quota, self.limit_range]),
+            unit: self._kind(unit)(
+                self._child_name(unit),
+                replace(args_of_unit, object_name=unit),
+                self._child_opts(unit, depends_on=[self.quota, self.limit_range]),
             )
-            for name, unit in unit_args.items()
+            for unit, args_of_unit in unit_args.items()
         }
         self.network_policies = self._network_policies()
         self.disruption_budgets = self._disruption_budgets()
@@ -171,6 +173,15 @@ class VotingApp(pulumi.ComponentResource):
             }
         )
 
+    def _child_name(self, suffix: str) -> str:
+        """A child's resource name, from the app's: two apps in one program never collide."""
+        return f"{self._name}-{suffix}"
+
+    def _child_opts(self, suffix: str, **options: Any) -> pulumi.ResourceOptions:
+        """A child's options. Stacks deployed before the names derived from the app's knew each
+        child by its suffix alone: the alias keeps it the same resource (no replace)."""
+        return pulumi.ResourceOptions(parent=self, aliases=[pulumi.Alias(name=suffix)], **options)
+
     def _labels(self, name: str, role: str) -> dict[str, str]:
         return unit_labels(
             name=name, instance=self._args.namespace, component=role, part_of=PART_OF
@@ -186,19 +197,22 @@ class VotingApp(pulumi.ComponentResource):
         labels["pod-security.kubernetes.io/enforce"] = "baseline"
         labels["pod-security.kubernetes.io/audit"] = "restricted"
         labels[CLUSTER_TYPE_LABEL] = self._args.cluster_type.value
+        # Deleting a namespace deletes every claim in it: a stack that keeps its db's data keeps
+        # the namespace too (a StatefulSet's claim is the cluster's, not Pulumi's, to keep).
+        retain = self._args.db.storage.retain_on_delete or None
         return k8s.core.v1.Namespace(
-            "namespace",
+            self._child_name("namespace"),
             metadata=object_metadata(self._args.namespace, None, labels),
-            opts=self._child,
+            opts=self._child_opts("namespace", retain_on_delete=retain),
         )
 
     def _db_secret(self) -> k8s.core.v1.Secret:
         return k8s.core.v1.Secret(
-            db.SECRET_NAME,
+            self._child_name(db.SECRET_NAME),
             metadata=self._metadata(db.SECRET_NAME, "database"),
             type="Opaque",
             string_data=db.secret_data(self._args.db_password),
-            opts=self._child,
+            opts=self._child_opts(db.SECRET_NAME),
         )
 
     def _db_config(self) -> k8s.core.v1.ConfigMap:
@@ -206,10 +220,10 @@ class VotingApp(pulumi.ComponentResource):
         files = db.config_files(self._args.db.client_auth)
         name = db.content_name("db-config", files)
         return k8s.core.v1.ConfigMap(
-            "db-config",
+            self._child_name("db-config"),
             metadata=self._metadata(name, "database"),
             data=files,
-            opts=self._child,
+            opts=self._child_opts("db-config"),
         )
 
     def _kind(self, name: str) -> type[ServiceDeployment] | type[ServiceStatefulSet]:
@@ -221,16 +235,16 @@ class VotingApp(pulumi.ComponentResource):
     def _quota(self, footprints: Iterable[Footprint]) -> k8s.core.v1.ResourceQuota:
         """The namespace's cap: every unit at its most at once (components/app/footprint.py)."""
         return k8s.core.v1.ResourceQuota(
-            QUOTA_NAME,
+            self._child_name(QUOTA_NAME),
             metadata=self._metadata(QUOTA_NAME, "quota"),
             spec=k8s.core.v1.ResourceQuotaSpecArgs(hard=total(footprints).hard()),
-            opts=self._child,
+            opts=self._child_opts(QUOTA_NAME),
         )
 
     def _limit_range(self, units: Iterable[ServiceDeploymentArgs]) -> k8s.core.v1.LimitRange:
         bounds = container_bounds(unit.resources for unit in units)
         return k8s.core.v1.LimitRange(
-            LIMITS_NAME,
+            self._child_name(LIMITS_NAME),
             metadata=self._metadata(LIMITS_NAME, "quota"),
             spec=k8s.core.v1.LimitRangeSpecArgs(
                 limits=[
@@ -242,7 +256,7 @@ class VotingApp(pulumi.ComponentResource):
                     )
                 ]
             ),
-            opts=self._child,
+            opts=self._child_opts(LIMITS_NAME),
         )
 
     def _redis(self) -> ServiceDeploymentArgs:
@@ -250,6 +264,7 @@ class VotingApp(pulumi.ComponentResource):
         return ServiceDeploymentArgs(
             namespace=self.namespace_name,
             image=redis.image,
+            image_pull_policy=redis.image_pull_policy,
             role="queue",
             instance=self._args.namespace,
             port=REDIS_PORT,
@@ -261,7 +276,10 @@ class VotingApp(pulumi.ComponentResource):
             security=DATA_STORE_SECURITY,
             exposure=Exposure(ExposureType.CLUSTER_IP),
             service_name="redis",
-            scan_exceptions=DATA_STORE_SCAN_EXCEPTIONS,
+            scan_exceptions={
+                **DATA_STORE_SCAN_EXCEPTIONS,
+                **pull_policy_exceptions(redis.image, redis.image_pull_policy),
+            },
         )
 
     def _db(self) -> ServiceDeploymentArgs:
@@ -273,12 +291,15 @@ class VotingApp(pulumi.ComponentResource):
         return ServiceDeploymentArgs(
             namespace=self.namespace_name,
             image=unit.image,
+            image_pull_policy=unit.image_pull_policy,
             role="web",
             instance=self._args.namespace,
             port=HTTP_PORT,
             replicas=unit.replicas,
             spread=self._args.spread,
-            env=EnvSpec(plain=env),
+            # gunicorn 25.2 and later keep a control socket in $XDG_RUNTIME_DIR, else under $HOME,
+            # which a read-only root refuses: /tmp is writable (older images ignore the variable).
+            env=EnvSpec(plain={**env, "XDG_RUNTIME_DIR": TMP.mount_path}),
             resources=unit.resources,
             readiness_probe=_web_probe(initial_delay_seconds=10, failure_threshold=3),
             liveness_probe=_web_probe(initial_delay_seconds=30, failure_threshold=5),
@@ -288,7 +309,10 @@ class VotingApp(pulumi.ComponentResource):
             security=WEB_SECURITY,
             exposure=replace(unit.exposure, node_address=self._args.node_address),
             service_name=name,
-            scan_exceptions=WEB_SCAN_EXCEPTIONS,
+            scan_exceptions={
+                **WEB_SCAN_EXCEPTIONS,
+                **pull_policy_exceptions(unit.image, unit.image_pull_policy),
+            },
         )
 
     def _worker(self) -> ServiceDeploymentArgs:
@@ -296,6 +320,7 @@ class VotingApp(pulumi.ComponentResource):
         return ServiceDeploymentArgs(
             namespace=self.namespace_name,
             image=worker.image,
+            image_pull_policy=worker.image_pull_policy,
             role="worker",
             instance=self._args.namespace,
             replicas=worker.replicas,
@@ -304,7 +329,10 @@ class VotingApp(pulumi.ComponentResource):
             volumes=(TMP,),
             update_strategy=RollingUpdate(max_surge=1, max_unavailable=0),
             exposure=Exposure(ExposureType.NONE),
-            scan_exceptions=WORKER_SCAN_EXCEPTIONS,
+            scan_exceptions={
+                **WORKER_SCAN_EXCEPTIONS,
+                **pull_policy_exceptions(worker.image, worker.image_pull_policy),
+            },
         )
 
     def _network_policies(self) -> list[k8s.networking.v1.NetworkPolicy]:
@@ -314,10 +342,10 @@ class VotingApp(pulumi.ComponentResource):
         }
         policies = [
             k8s.networking.v1.NetworkPolicy(
-                "default-deny",
+                self._child_name("default-deny"),
                 metadata=self._metadata("default-deny", "network-policy"),
                 spec=DEFAULT_DENY,
-                opts=self._child,
+                opts=self._child_opts("default-deny"),
             )
         ]
         for name in self.units:
@@ -328,10 +356,10 @@ class VotingApp(pulumi.ComponentResource):
                 if spec is not None:
                     policies.append(
                         k8s.networking.v1.NetworkPolicy(
-                            f"{name}-{direction}",
+                            self._child_name(f"{name}-{direction}"),
                             metadata=self._metadata(f"{name}-{direction}", "network-policy"),
                             spec=spec,
-                            opts=self._child,
+                            opts=self._child_opts(f"{name}-{direction}"),
                         )
                     )
         return policies
@@ -339,13 +367,13 @@ class VotingApp(pulumi.ComponentResource):
     def _disruption_budgets(self) -> list[k8s.policy.v1.PodDisruptionBudget]:
         return [
             k8s.policy.v1.PodDisruptionBudget(
-                f"{name}-budget",
+                self._child_name(f"{name}-budget"),
                 metadata=self._metadata(name, "disruption-budget"),
                 spec=k8s.policy.v1.PodDisruptionBudgetSpecArgs(
                     max_unavailable=1,
                     selector=k8s.meta.v1.LabelSelectorArgs(match_labels=unit.selector),
                 ),
-                opts=self._child,
+                opts=self._child_opts(f"{name}-budget"),
             )
             for name, unit in self.units.items()
             # maxUnavailable 1 fits any count of 2 or more, so it holds whatever an autoscaler

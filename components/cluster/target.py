@@ -23,14 +23,58 @@ class ClusterType(StrEnum):
     CLOUD = "cloud"
 
 
-# The context each local tool writes into the kubeconfig by default. A cloud cluster has none:
-# its stack must name one.
-DEFAULT_CONTEXTS: dict[ClusterType, str] = {
-    ClusterType.KWOK: "kwok-voting-app",
-    ClusterType.KIND: "kind-kind",
+# The name each local tool gives a cluster by default, and the context it writes for it into the
+# kubeconfig: kind `kind-<name>`, minikube `<profile>`, Docker Desktop `docker-desktop`, and the
+# project's local control plane `kwok-<name>`. A cloud cluster has no default: its stack names
+# its context.
+DEFAULT_NAMES: dict[ClusterType, str] = {
+    ClusterType.KWOK: "voting-app",
+    ClusterType.KIND: "kind",
     ClusterType.MINIKUBE: "minikube",
+}
+_CONTEXT_OF_NAME = {
+    ClusterType.KWOK: "kwok-{}",
+    ClusterType.KIND: "kind-{}",
+    ClusterType.MINIKUBE: "{}",
+}
+DEFAULT_CONTEXTS: dict[ClusterType, str] = {
+    **{kind: _CONTEXT_OF_NAME[kind].format(name) for kind, name in DEFAULT_NAMES.items()},
     ClusterType.DOCKER_DESKTOP: "docker-desktop",
 }
+
+
+def named_types() -> list[ClusterType]:
+    """The types whose cluster has a name of its own (`cluster.name`)."""
+    return list(DEFAULT_NAMES)
+
+
+def default_context(cluster_type: ClusterType, name: str | None = None) -> str | None:
+    """The context the tool of `cluster_type` writes for a cluster called `name` (its default
+    name when None); None for a cloud cluster, which has no default."""
+    if name is not None and cluster_type in _CONTEXT_OF_NAME:
+        return _CONTEXT_OF_NAME[cluster_type].format(name)
+    return DEFAULT_CONTEXTS.get(cluster_type)
+
+
+# How a LoadBalancer Service gets an address on each type of cluster. A type that is not here
+# gives it none: on kind it stays <pending>, and `pulumi up` waits for it until it times out.
+LOAD_BALANCERS: dict[ClusterType, str] = {
+    ClusterType.KWOK: "the local control plane gives it one (simulated, on its simulated nodes)",
+    ClusterType.MINIKUBE: "with `minikube tunnel` running, on the tunnel's address",
+    ClusterType.DOCKER_DESKTOP: "Docker Desktop answers on localhost",
+    ClusterType.CLOUD: "the cloud's load balancer",
+}
+
+
+def load_balancer_problem(cluster_type: ClusterType) -> str | None:
+    """Why a LoadBalancer Service cannot work on a cluster of this type, or None when it can."""
+    if cluster_type in LOAD_BALANCERS:
+        return None
+    allowed = ", ".join(str(kind) for kind in LOAD_BALANCERS)
+    return (
+        f"a {cluster_type} cluster gives a LoadBalancer Service no address (use NodePort);"
+        f" LoadBalancer works on {allowed}"
+    )
 
 
 # Kubernetes' default NodePort range (kube-apiserver --service-node-port-range).
@@ -50,7 +94,8 @@ class ClusterConfig:
     """The target cluster.
 
     type: kwok (the project's local control plane), kind, minikube, docker-desktop or cloud.
-    context: the kubeconfig context; default per type (see DEFAULT_CONTEXTS), required for cloud.
+    context: the kubeconfig context; default the one the type's tool writes for its cluster
+      (`default_context`), required for cloud.
     kubeconfig: path of the kubeconfig file; default None reads $KUBECONFIG or ~/.kube/config.
     node_address: host used in NodePort URLs; default `localhost`.
     render_yaml_to: default None. A directory: the provider writes every object's manifest there

@@ -25,10 +25,13 @@ from components.app.args import (
 )
 from components.app.db import DEFAULT_CLIENT_AUTH, ClientAuth
 from components.app.db_clients import client_auth_problems, db_client_images
+from components.cluster.kubeconfig import missing_context
 from components.cluster.target import (
-    DEFAULT_CONTEXTS,
     ClusterConfig,
     ClusterType,
+    default_context,
+    load_balancer_problem,
+    named_types,
     node_port_range,
 )
 from components.stack.reader import (
@@ -46,6 +49,7 @@ from components.units.specs import (
     ComputeQuantities,
     Exposure,
     ExposureType,
+    PullPolicy,
     Resources,
     Scale,
     Spread,
@@ -68,11 +72,20 @@ class StackConfig:
 
 
 def load_stack_config() -> StackConfig:
-    """Read and validate the running stack's config; raises ConfigError listing every problem."""
+    """Read and validate the running stack's config, and check that the kubeconfig holds its
+    context; raises ConfigError listing every problem."""
     raw = {**pulumi.runtime.config.get_config_env(), **pulumi.runtime.config.CONFIG.get()}
     secret_keys = [key for key in raw if pulumi.runtime.config.is_config_secret(key)]
     secret_keys += pulumi.runtime.config.get_config_secret_keys_env()
-    return parse_stack_config(raw, secret_keys, pulumi.get_stack())
+    config = parse_stack_config(raw, secret_keys, pulumi.get_stack())
+    cluster = config.cluster
+    if cluster.render_yaml_to is None:
+        problem = missing_context(cluster.context, cluster.kubeconfig)
+        if problem is not None:
+            issues = Issues()
+            issues.add(f"{PROJECT}:cluster.context", describe(cluster.context), problem)
+            issues.raise_if_any()
+    return config
 
 
 def parse_stack_config(
@@ -96,6 +109,7 @@ def parse_stack_config(
     db = read_object(top, "db", lambda unit: _db(unit, {"worker": worker, "result": result}))
     top.reject_unknown()
     _check_node_ports_unique(top, {"vote": vote, "result": result})
+    _check_load_balancers(top, cluster.type, {"vote": vote, "result": result})
 
     issues.raise_if_any()
     return StackConfig(
@@ -133,10 +147,19 @@ def _is_dns_label(value: str) -> bool:
 def _cluster(reader: ObjectReader) -> ClusterConfig:
     type_name = reader.choice("type", REQUIRED, [t.value for t in ClusterType])
     cluster_type = ClusterType(type_name) if type_name in ClusterType._value2member_map_ else None
-    default_context = DEFAULT_CONTEXTS.get(cluster_type) if cluster_type else None
+    name = reader.optional_text(
+        "name", expected="the cluster's name (kind --name, a minikube profile)"
+    )
+    if name is not None and cluster_type is not None and cluster_type not in named_types():
+        reader.issues.add(
+            reader.key("name"),
+            f"{describe(name)} with type {type_name}",
+            "a name only with type " + " or ".join(str(kind) for kind in named_types()),
+        )
+    default = default_context(cluster_type, name) if cluster_type else None
     context = reader.text(
         "context",
-        default_context or REQUIRED,
+        default or REQUIRED,
         expected="the name of a context in your kubeconfig (required for type cloud)",
     )
     return ClusterConfig(
@@ -150,6 +173,20 @@ def _cluster(reader: ObjectReader) -> ClusterConfig:
             "renderYamlTo", expected="a directory to write manifests to"
         ),
     )
+
+
+def _check_load_balancers(
+    top: ObjectReader, cluster: ClusterType, units: Mapping[str, WebUnitArgs]
+) -> None:
+    """A LoadBalancer Service only where the cluster gives it an address."""
+    problem = load_balancer_problem(cluster)
+    for unit, args in units.items():
+        if problem is not None and args.exposure.type is ExposureType.LOAD_BALANCER:
+            top.issues.add(
+                f"{top.key(unit)}.exposure.type",
+                f'"LoadBalancer" (string) with cluster.type {cluster}',
+                problem,
+            )
 
 
 def _db_password(top: ObjectReader, secret_keys: Collection[str]) -> pulumi.Output[str]:
@@ -283,9 +320,15 @@ def _exposure(reader: ObjectReader, node_ports: tuple[int, int]) -> Exposure:
     return exposure
 
 
+def _pull_policy(reader: ObjectReader) -> PullPolicy | None:
+    chosen = reader.optional_choice("imagePullPolicy", [p.value for p in PullPolicy])
+    return PullPolicy(chosen) if chosen and chosen in PullPolicy._value2member_map_ else None
+
+
 def _web_unit(reader: ObjectReader, unit: str, node_ports: tuple[int, int]) -> WebUnitArgs:
     return WebUnitArgs(
         image=_image(reader, unit),
+        image_pull_policy=_pull_policy(reader),
         replicas=_scale(reader),
         resources=read_object(reader, "resources", _resources),
         exposure=read_object(reader, "exposure", lambda exposure: _exposure(exposure, node_ports)),
@@ -295,6 +338,7 @@ def _web_unit(reader: ObjectReader, unit: str, node_ports: tuple[int, int]) -> W
 def _worker(reader: ObjectReader) -> WorkerArgs:
     return WorkerArgs(
         image=_image(reader, "worker"),
+        image_pull_policy=_pull_policy(reader),
         replicas=_replicas(reader, 1),
         resources=read_object(reader, "resources", _resources),
     )
@@ -302,7 +346,9 @@ def _worker(reader: ObjectReader) -> WorkerArgs:
 
 def _redis(reader: ObjectReader) -> RedisArgs:
     return RedisArgs(
-        image=_image(reader, "redis"), resources=read_object(reader, "resources", _resources)
+        image=_image(reader, "redis"),
+        image_pull_policy=_pull_policy(reader),
+        resources=read_object(reader, "resources", _resources),
     )
 
 
@@ -316,13 +362,23 @@ def _storage(reader: ObjectReader) -> DbStorage:
         check=lambda value: memory_bytes(value) is not None,
     )
     storage_class = reader.optional_text("storageClass", expected="a StorageClass name")
-    if storage_class is not None and storage_type is not StorageType.PERSISTENT_VOLUME_CLAIM:
+    claim = storage_type is StorageType.PERSISTENT_VOLUME_CLAIM
+    if storage_class is not None and not claim:
         reader.issues.add(
             reader.key("storageClass"),
             f'"{storage_class}" (string) with type {type_name}',
             "storageClass only with type persistentVolumeClaim",
         )
-    return DbStorage(type=storage_type, size=size, storage_class=storage_class)
+    retain = reader.boolean("retainOnDelete", DbStorage().retain_on_delete)
+    if retain and not claim:
+        reader.issues.add(
+            reader.key("retainOnDelete"),
+            f"true with type {type_name}",
+            "retainOnDelete only with type persistentVolumeClaim: an emptyDir goes with its pod",
+        )
+    return DbStorage(
+        type=storage_type, size=size, storage_class=storage_class, retain_on_delete=retain
+    )
 
 
 def _db(reader: ObjectReader, peers: Mapping[str, WorkerArgs | WebUnitArgs]) -> DbArgs:
@@ -334,6 +390,7 @@ def _db(reader: ObjectReader, peers: Mapping[str, WorkerArgs | WebUnitArgs]) -> 
         _check_db_clients(reader, client_auth, explicit, images)
     return DbArgs(
         image=_image(reader, "db"),
+        image_pull_policy=_pull_policy(reader),
         resources=read_object(reader, "resources", _resources),
         storage=read_object(reader, "storage", _storage),
         client_auth=client_auth or DEFAULT_CLIENT_AUTH,

@@ -140,6 +140,23 @@ class ObjectReader:
             return None
         return self.text(name, REQUIRED, expected=expected)
 
+    def boolean(self, name: str, default: bool) -> bool:
+        """A true/false field (a JSON boolean; the strings "true" and "false" are refused)."""
+        value = self._take(name)
+        if value is None:
+            return default
+        if not isinstance(value, bool):
+            self.issues.add(self.key(name), describe(value), "true or false")
+            return default
+        return value
+
+    def optional_choice(self, name: str, choices: Collection[str]) -> str | None:
+        """One of `choices`, or None when the key is absent."""
+        if not self.has(name):
+            self._take(name)
+            return None
+        return self.choice(name, REQUIRED, choices)
+
     def choice(self, name: str, default: str | _Missing, choices: Collection[str]) -> str:
         allowed = ", ".join(choices)
         return self.text(name, default, expected=f"one of {allowed}", check=choices.__contains__)

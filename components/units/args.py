@@ -16,6 +16,7 @@ from components.units.specs import (
     Exposure,
     ExposureType,
     Probe,
+    PullPolicy,
     Resources,
     RollingUpdate,
     Scale,
@@ -58,9 +59,15 @@ class ServiceDeploymentArgs:
       drop requests while pods are replaced drain for a few seconds first.
     security: pod and container security context; default `SecurityProfile()`.
     exposure: the Service; default ClusterIP. Needs a port unless its type is `None`.
-    service_name: the Service's name, which is the host name peers dial; default the unit name.
-    image_pull_policy: default `Always`: every pod start asks the registry, so a node never runs
-      a cached copy that the registry would no longer serve.
+    object_name: the Kubernetes name of the unit's objects (workload, ServiceAccount, autoscaler,
+      claims, container) and its `app.kubernetes.io/name` label; default the component's name.
+      A program that uses a unit twice (two apps, each in its namespace) gives the components
+      unique names and the objects the same one.
+    service_name: the Service's name, which is the host name peers dial; default object_name.
+    image_pull_policy: default None: what Kubernetes itself defaults to (`default_pull_policy`):
+      IfNotPresent for an image pinned to a tag or digest, so a node reuses what it pulled and an
+      image loaded into the node by hand (`kind load docker-image`) starts without a registry;
+      Always for `:latest` or an untagged image. Set it to ask the registry on every start.
     scan_exceptions: checkov checks this unit cannot pass, each with the reason (check id ->
       reason); written as `checkov.io/skip<n>` annotations on the Deployment. Default none.
     """
@@ -84,8 +91,9 @@ class ServiceDeploymentArgs:
     shutdown: Shutdown = Shutdown()
     security: SecurityProfile = SecurityProfile()
     exposure: Exposure = Exposure()
+    object_name: str | None = None
     service_name: str | None = None
-    image_pull_policy: str = "Always"
+    image_pull_policy: PullPolicy | None = None
     scan_exceptions: Mapping[str, str] = field(default_factory=dict)
 
 

@@ -11,12 +11,17 @@ from components.units.specs import Autoscaling, ClaimVolume, ExposureType
 
 
 def service_account(
-    unit: str, namespace: pulumi.Input[str], labels: dict[str, str], opts: pulumi.ResourceOptions
+    name: str,
+    object_name: str,
+    namespace: pulumi.Input[str],
+    labels: dict[str, str],
+    opts: pulumi.ResourceOptions,
 ) -> k8s.core.v1.ServiceAccount:
-    """The unit's own identity: no API token is mounted from it, and nothing binds it to a role."""
+    """The unit's own identity: no API token is mounted from it, and nothing binds it to a role.
+    `name` is the Pulumi resource's (the unit component's), `object_name` the Kubernetes one."""
     return k8s.core.v1.ServiceAccount(
-        unit,
-        metadata=object_metadata(unit, namespace, labels),
+        name,
+        metadata=object_metadata(object_name, namespace, labels),
         automount_service_account_token=False,
         opts=opts,
     )
@@ -27,18 +32,21 @@ def claim_name(unit: str, volume: ClaimVolume) -> str:
 
 
 def claim(
-    unit: str,
+    name: str,
+    object_name: str,
     volume: ClaimVolume,
     namespace: pulumi.Input[str],
     labels: dict[str, str],
     opts: pulumi.ResourceOptions,
 ) -> k8s.core.v1.PersistentVolumeClaim:
-    name = claim_name(unit, volume)
+    """A claim the unit's pods share, kept on delete when the volume asks for it."""
     return k8s.core.v1.PersistentVolumeClaim(
-        name,
-        metadata=object_metadata(name, namespace, labels),
+        claim_name(name, volume),
+        metadata=object_metadata(claim_name(object_name, volume), namespace, labels),
         spec=claim_spec(volume),
-        opts=opts,
+        opts=pulumi.ResourceOptions.merge(
+            opts, pulumi.ResourceOptions(retain_on_delete=volume.retain_on_delete or None)
+        ),
     )
 
 
@@ -60,7 +68,7 @@ def unit_service(
 ) -> k8s.core.v1.Service | None:
     if args.exposure.type is ExposureType.NONE or args.port is None:
         return None
-    service_name = args.service_name or name
+    service_name = args.service_name or args.object_name or name
     return k8s.core.v1.Service(
         f"{name}-service",
         metadata=object_metadata(service_name, args.namespace, labels),
@@ -82,7 +90,7 @@ def unit_service(
 
 
 def autoscaler(
-    unit: str,
+    name: str,
     args: ServiceDeploymentArgs,
     labels: dict[str, str],
     kind: str,
@@ -97,8 +105,8 @@ def autoscaler(
         type="Utilization", average_utilization=scale.cpu_utilization
     )
     return k8s.autoscaling.v2.HorizontalPodAutoscaler(
-        unit,
-        metadata=object_metadata(unit, args.namespace, labels),
+        name,
+        metadata=object_metadata(args.object_name or name, args.namespace, labels),
         spec=k8s.autoscaling.v2.HorizontalPodAutoscalerSpecArgs(
             scale_target_ref=k8s.autoscaling.v2.CrossVersionObjectReferenceArgs(
                 api_version="apps/v1", kind=kind, name=target

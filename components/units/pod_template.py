@@ -24,6 +24,7 @@ from components.units.specs import (
     Shutdown,
     TcpSocket,
     Volume,
+    default_pull_policy,
     replica_range,
 )
 
@@ -112,7 +113,7 @@ def _container(name: str, args: ServiceDeploymentArgs) -> k8s.core.v1.ContainerA
     return k8s.core.v1.ContainerArgs(
         name=name,
         image=args.image,
-        image_pull_policy=args.image_pull_policy,
+        image_pull_policy=(args.image_pull_policy or default_pull_policy(args.image)).value,
         args=list(args.args) or None,
         ports=(
             [

@@ -32,18 +32,18 @@ class ServiceDeployment(Unit):
         child = self._child
 
         self.claims = [
-            claim(name, volume, args.namespace, self.labels, child)
+            claim(name, self.object_name, volume, args.namespace, self.labels, child)
             for volume in args.volumes
             if isinstance(volume, ClaimVolume)
         ]
         self.deployment = k8s.apps.v1.Deployment(
             name,
-            metadata=self._metadata(name, args),
+            metadata=self._metadata(args),
             spec=k8s.apps.v1.DeploymentSpecArgs(
                 replicas=declared_replicas(args.replicas),
                 selector=k8s.meta.v1.LabelSelectorArgs(match_labels=self.selector),
                 strategy=_strategy(args.update_strategy),
-                template=self._pods(name, args, revision_label=DEPLOYMENT_REVISION_LABEL),
+                template=self._pods(args, revision_label=DEPLOYMENT_REVISION_LABEL),
             ),
             opts=pulumi.ResourceOptions.merge(
                 child, pulumi.ResourceOptions(depends_on=self.claims)

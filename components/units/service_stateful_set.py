@@ -56,13 +56,13 @@ class ServiceStatefulSet(Unit):
 
         self.stateful_set = k8s.apps.v1.StatefulSet(
             name,
-            metadata=self._metadata(name, args),
+            metadata=self._metadata(args),
             spec=k8s.apps.v1.StatefulSetSpecArgs(
                 replicas=declared_replicas(args.replicas),
                 selector=k8s.meta.v1.LabelSelectorArgs(match_labels=self.selector),
                 update_strategy=k8s.apps.v1.StatefulSetUpdateStrategyArgs(type="RollingUpdate"),
                 template=self._pods(
-                    name, args, revision_label=STATEFUL_SET_REVISION_LABEL, claim_templates=True
+                    args, revision_label=STATEFUL_SET_REVISION_LABEL, claim_templates=True
                 ),
                 volume_claim_templates=[
                     k8s.core.v1.PersistentVolumeClaimArgs(

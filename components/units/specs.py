@@ -50,6 +50,24 @@ def node_port_problem(exposure: Exposure, allowed: tuple[int, int] | None = None
     return None
 
 
+class PullPolicy(StrEnum):
+    """When the kubelet asks the registry for a container's image."""
+
+    ALWAYS = "Always"
+    IF_NOT_PRESENT = "IfNotPresent"
+    NEVER = "Never"
+
+
+def default_pull_policy(image: str) -> PullPolicy:
+    """Kubernetes' own default: Always for an image tagged `:latest` or not tagged at all (and not
+    pinned by digest), IfNotPresent for a pinned tag or digest."""
+    if "@" in image:
+        return PullPolicy.IF_NOT_PRESENT
+    last = image.rsplit("/", 1)[-1]
+    tag = last.partition(":")[2]
+    return PullPolicy.ALWAYS if tag in ("", "latest") else PullPolicy.IF_NOT_PRESENT
+
+
 @dataclass(frozen=True)
 class ComputeQuantities:
     """A cpu and memory pair in Kubernetes quantity notation, e.g. cpu `100m`, memory `128Mi`."""
@@ -133,6 +151,8 @@ class ClaimVolume:
     """A PersistentVolumeClaim that the unit creates and mounts; its data outlives the pod.
 
     size: default `1Gi`. storage_class: default None uses the cluster's default class.
+    retain_on_delete: default False. True: `pulumi destroy`, or a replacement, leaves the claim and
+      its data in the cluster (Pulumi's `retainOnDelete`); delete it deliberately with kubectl.
     The access mode is ReadWriteOnce, which is why such units use the Recreate strategy.
     """
 
@@ -140,6 +160,7 @@ class ClaimVolume:
     mount_path: str
     size: str = "1Gi"
     storage_class: str | None = None
+    retain_on_delete: bool = False
 
 
 @dataclass(frozen=True)

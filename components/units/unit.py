@@ -28,6 +28,7 @@ class Unit(pulumi.ComponentResource):
     pass a component's dependencies down to its children by itself.
     """
 
+    object_name: str
     labels: dict[str, str]
     selector: dict[str, str]
     port: ContainerPort | None
@@ -54,22 +55,24 @@ class Unit(pulumi.ComponentResource):
         self._child = pulumi.ResourceOptions(
             parent=self, depends_on=opts.depends_on if opts else None
         )
+        self.object_name = args.object_name or name
         self.labels = unit_labels(
-            name=name, instance=args.instance, component=args.role, part_of=args.part_of
+            name=self.object_name, instance=args.instance, component=args.role, part_of=args.part_of
         )
         self.selector = selector_labels(self.labels)
         self.port = args.port
         self.replicas = args.replicas
-        self.service_account = service_account(name, args.namespace, self.labels, self._child)
+        self.service_account = service_account(
+            name, self.object_name, args.namespace, self.labels, self._child
+        )
 
-    def _metadata(self, name: str, args: ServiceDeploymentArgs) -> k8s.meta.v1.ObjectMetaArgs:
-        """The workload's metadata: the labels, and the unit's scan exceptions."""
+    def _metadata(self, args: ServiceDeploymentArgs) -> k8s.meta.v1.ObjectMetaArgs:
+        """The workload's metadata: its name, the labels, and the unit's scan exceptions."""
         annotations = scan_exception_annotations(args.scan_exceptions)
-        return object_metadata(name, args.namespace, self.labels, annotations)
+        return object_metadata(self.object_name, args.namespace, self.labels, annotations)
 
     def _pods(
         self,
-        name: str,
         args: ServiceDeploymentArgs,
         *,
         revision_label: str,
@@ -77,7 +80,7 @@ class Unit(pulumi.ComponentResource):
     ) -> k8s.core.v1.PodTemplateSpecArgs:
         """The unit's pod template (components/units/pod_template.py), run as its ServiceAccount."""
         return pod_template(
-            name,
+            self.object_name,
             args,
             self.labels,
             self.selector,

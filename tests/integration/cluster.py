@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
@@ -12,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.processes import end, working_in
-from tools.lib.deletion import watched
+from tools.lib.deletion import read_namespace, watched
 from tools.lib.project_copy import LOCAL_CONTEXT, LOCAL_KUBECONFIG, ROOT
 
 # Every kind of object the program creates inside its namespace.
@@ -109,3 +110,20 @@ def destroying(namespace: str, project: Path) -> Iterator[None]:
     (tools/lib/deletion.py), instead of waiting for the provider's own timeout."""
     with watched(kubectl, namespace, lambda: end(working_in(project))):
         yield
+
+
+def delete_namespaces(name: str) -> None:
+    """Delete namespace `name` and any `name-<suffix>` (copies of the app), and wait for them to
+    go, bounded and failing with the reason (tools/lib/deletion.py). For what a test's destroy
+    leaves on purpose: a stack that keeps its db's data keeps its namespace."""
+    found = [
+        item["metadata"]["name"]
+        for item in get_json("namespaces")["items"]
+        if item["metadata"]["name"] == name or item["metadata"]["name"].startswith(f"{name}-")
+    ]
+    for namespace in found:
+        stopped = threading.Event()
+        with watched(kubectl, namespace, stopped.set):
+            kubectl("delete", "namespace", namespace, "--wait=false")
+            while read_namespace(kubectl, namespace) is not None and not stopped.wait(1):
+                pass

@@ -140,8 +140,18 @@ class MainJob:
             assert seen.returncode == 0, seen.stdout[-2000:] + seen.stderr[-2000:]
 
     def destroy(self) -> None:
+        """The README's teardown, `tools/down --simulated`: nothing of the app is left."""
         with destroying(self.namespace, self.project):
-            self.pulumi("destroy", "--yes", "--skip-preview")
+            down = subprocess.run(
+                [str(self.project / "tools" / "down"), "--simulated"],
+                cwd=self.project,
+                env=self.env(),
+                capture_output=True,
+                text=True,
+                timeout=600,
+            )
+        assert down.returncode == 0, (down.stdout + down.stderr)[-3000:]
+        assert "==> stack dev destroyed" in down.stdout, down.stdout[-2000:]
         assert self.cluster_objects() == set()
 
 

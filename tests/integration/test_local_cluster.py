@@ -253,20 +253,22 @@ def test_destroy_leaves_nothing_behind(deployed: Deployed) -> None:
     assert leftovers["items"] == []
 
 
-def test_the_policy_pack_stops_a_load_balancer_on_a_local_stack(
+def test_a_load_balancer_on_a_kind_stack_is_refused_at_preview(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
+    """kind gives a LoadBalancer no address: the config refuses it by key before the provider or
+    the policy pack (which holds code-built apps to the same table) sees anything."""
     require_cluster()
     with throwaway_stack("dev", tmp_path_factory.mktemp("policy")) as test:
-        test.edit_config(
-            lambda config: config["voting-app:vote"].update(exposure={"type": "LoadBalancer"})
-        )
+
+        def on_kind_with_a_load_balancer(config: dict[str, Any]) -> None:
+            config["voting-app:cluster"]["type"] = "kind"
+            config["voting-app:vote"].update(exposure={"type": "LoadBalancer"})
+
+        test.edit_config(on_kind_with_a_load_balancer)
         with pytest.raises(auto.CommandError) as failed:
             test.preview()
         output = str(failed.value)
-        assert "load-balancers-only-on-cloud" in output
-        assert (
-            "Service vote is a LoadBalancer, but the stack does not target a cloud cluster"
-            in output
-        )
+        assert "voting-app:vote.exposure.type" in output
+        assert "a kind cluster gives a LoadBalancer Service no address" in output
         assert test.stack.outputs() == {}

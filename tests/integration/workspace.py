@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import shutil
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -10,7 +11,13 @@ from pathlib import Path
 
 import pulumi.automation as auto
 
-from tests.integration.cluster import CONTEXT, KUBECONFIG, destroying, require_cluster
+from tests.integration.cluster import (
+    CONTEXT,
+    KUBECONFIG,
+    delete_namespaces,
+    destroying,
+    require_cluster,
+)
 from tests.stack_files import ROOT
 from tools.lib.project_copy import (
     StackConfig,
@@ -63,11 +70,15 @@ def throwaway_stack(
     render_to: Path | None = None,
     node_ports: Mapping[str, int] = TEST_NODE_PORTS,
     edit: Callable[[StackConfig], None] | None = None,
+    program: Path | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> Iterator[StackUnderTest]:
     """The stack file's own config, pointed at the local cluster, in a namespace of its own,
     with a fresh random password (so any plaintext leak is detectable). With `render_to`, the
     provider writes manifests there instead of deploying; `node_ports` replace the stack's fixed
-    ones; `edit` changes the config further before anything is deployed."""
+    ones; `edit` changes the config further before anything is deployed; `program` replaces
+    `__main__.py` and `env` adds to the CLI's environment. Afterwards the stack is destroyed and
+    every namespace of the test removed, those a stack keeps on destroy included."""
     if render_to is None:
         require_cluster()
     project = workdir / "project"
@@ -75,9 +86,12 @@ def throwaway_stack(
     project.mkdir()
     backend.mkdir()
     copy_program(ROOT, project, [stack])
+    if program is not None:
+        shutil.copy(program, project / "__main__.py")
     options = auto.LocalWorkspaceOptions(
         work_dir=str(project),
         env_vars={
+            **(env or {}),
             "PULUMI_BACKEND_URL": f"file://{backend}",
             "PULUMI_CONFIG_PASSPHRASE": PASSPHRASES[stack],
             # Rendering contacts no cluster, and the provider refuses a kubeconfig with it.
@@ -105,3 +119,5 @@ def throwaway_stack(
         # Whatever a test left behind is removed; the destroy test asserts this works by itself.
         test.destroy()
         handle.workspace.remove_stack(stack)
+        if render_to is None:
+            delete_namespaces(namespace)

@@ -9,16 +9,16 @@ the cause and the fix, and exit status 2, with nothing created in the cluster or
 
 from __future__ import annotations
 
-import os
+import shutil
 import signal
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import yaml
 
-from components.cluster.target import DEFAULT_CONTEXTS, ClusterType
+from components.cluster.kubeconfig import contexts, kubeconfig_files, missing_context
+from components.cluster.target import ClusterType, default_context
 
 
 class PreflightError(Exception):
@@ -51,45 +51,23 @@ def stack_file(path: Path) -> tuple[str, str]:
     cluster = config.get("voting-app:cluster")
     cluster = cluster if isinstance(cluster, dict) else {}
     kind = str(cluster.get("type", ""))
-    default = DEFAULT_CONTEXTS.get(ClusterType(kind), "") if kind in set(ClusterType) else ""
-    return kind, str(cluster.get("context") or default)
-
-
-def _kubeconfig_files() -> list[str]:
-    files = os.environ.get("KUBECONFIG") or str(Path.home() / ".kube" / "config")
-    return [name for name in files.split(os.pathsep) if name]
-
-
-def _contexts(files: list[str]) -> dict[str, str]:
-    """Context name -> its cluster's server URL, over every kubeconfig file (first one wins)."""
-    contexts: dict[str, str] = {}
-    for name in files:
-        try:
-            document: Any = yaml.safe_load(Path(name).read_text()) or {}
-        except (OSError, yaml.YAMLError):
-            continue
-        servers = {
-            entry.get("name"): (entry.get("cluster") or {}).get("server", "?")
-            for entry in document.get("clusters") or []
-        }
-        for entry in document.get("contexts") or []:
-            cluster = (entry.get("context") or {}).get("cluster")
-            contexts.setdefault(entry.get("name"), servers.get(cluster, "?"))
-    return contexts
+    name = cluster.get("name")
+    default = (
+        default_context(ClusterType(kind), str(name) if name else None)
+        if kind in set(ClusterType)
+        else None
+    )
+    return kind, str(cluster.get("context") or default or "")
 
 
 def cluster(context: str) -> str:
     """The context's server URL, once the context is known and its API server answers."""
-    files = _kubeconfig_files()
-    contexts = _contexts(files)
-    if context not in contexts:
-        known = ", ".join(sorted(contexts)) or "none"
-        raise PreflightError(
-            f"kube context {context!r} (voting-app:cluster.context) is not in"
-            f" {os.pathsep.join(files)} (contexts there: {known}). Set the context in the stack"
-            " file, or point KUBECONFIG at the file that has it; nothing was deployed"
-        )
-    server = contexts[context]
+    missing = missing_context(context)
+    if missing is not None:
+        raise PreflightError(f"kube {missing} (voting-app:cluster.context); nothing was deployed")
+    server = contexts(kubeconfig_files())[context]
+    if shutil.which("kubectl") is None:
+        return server  # nothing to ask it with: the deploy itself will find out
     answer = subprocess.run(
         ["kubectl", "--context", context, "--request-timeout=5s", "get", "--raw", "/readyz"],
         stdin=subprocess.DEVNULL,

@@ -23,8 +23,11 @@ StackConfig = dict[str, Any]
 
 
 def link_virtualenv(destination: Path) -> None:
-    """The copy runs with this checkout's .venv (Pulumi.yaml names `.venv`)."""
+    """The copy runs with this checkout's virtualenvs: the program's `.venv` (Pulumi.yaml) and the
+    policy pack's `policy/venv` (PulumiPolicy.yaml)."""
     (destination / ".venv").symlink_to(ROOT / ".venv")
+    if (destination / "policy").is_dir():
+        (destination / "policy" / "venv").symlink_to(ROOT / "policy" / "venv")
 
 
 def copy_program(source: Path, destination: Path, stacks: Iterable[str]) -> None:
@@ -32,7 +35,9 @@ def copy_program(source: Path, destination: Path, stacks: Iterable[str]) -> None
     for name in (*PROGRAM_FILES, *(f"Pulumi.{stack}.yaml" for stack in stacks)):
         path = source / name
         if path.is_dir():
-            shutil.copytree(path, destination / name, ignore=shutil.ignore_patterns("__pycache__"))
+            shutil.copytree(
+                path, destination / name, ignore=shutil.ignore_patterns("__pycache__", "venv")
+            )
         elif path.exists():
             shutil.copy2(path, destination / name)
     link_virtualenv(destination)
