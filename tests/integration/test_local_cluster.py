@@ -239,18 +239,28 @@ def test_refresh_sees_drift_and_up_restores_the_declared_state(deployed: Deploye
     assert deployed.get("service", "result")["metadata"]["name"] == "result"
 
 
-def test_destroy_leaves_nothing_behind(deployed: Deployed) -> None:
+def test_destroy_leaves_nothing_behind_but_what_prod_keeps(deployed: Deployed) -> None:
+    """dev: the namespace and every object of the app go. prod (db.storage.retainOnDelete):
+    the namespace and the db's claim stay, and nothing else of the app."""
     deployed.test.destroy()
     gone = kubectl("get", "namespace", deployed.namespace, check=False)
-    assert gone.returncode != 0
-    assert "NotFound" in gone.stderr
+    selector = (
+        f"app.kubernetes.io/part-of=voting-app,app.kubernetes.io/instance={deployed.namespace}"
+    )
     leftovers = get_json(
         ",".join((*APP_KINDS, "pods", "replicasets.apps")),
         "--all-namespaces",
         "--selector",
-        f"app.kubernetes.io/part-of=voting-app,app.kubernetes.io/instance={deployed.namespace}",
-    )
-    assert leftovers["items"] == []
+        selector,
+    )["items"]
+    if deployed.test.name == "dev":
+        assert gone.returncode != 0
+        assert "NotFound" in gone.stderr
+        assert leftovers == []
+    else:
+        assert gone.returncode == 0, gone.stderr
+        kept = {(item["kind"], item["metadata"]["name"]) for item in leftovers}
+        assert kept == {("PersistentVolumeClaim", "data-db-0")}, kept
 
 
 def test_a_load_balancer_on_a_kind_stack_is_refused_at_preview(
