@@ -15,8 +15,11 @@ import pytest
 
 from tests.processes import MARK, end_marked, of_run
 
-# tools/test names the run (and checks after each suite that nothing of it is left).
-RUN = os.environ.get(MARK) or f"pytest-{os.getpid()}-{secrets.token_hex(3)}"
+# This pytest's own mark, below the one tools/test gives the whole run (which it checks after each
+# suite): a pytest ends only what it started, never a suite running beside it.
+RUN = "/".join(
+    part for part in (os.environ.get(MARK), f"pytest-{os.getpid()}-{secrets.token_hex(3)}") if part
+)
 _tests = itertools.count(1)
 
 

@@ -8,6 +8,8 @@ here is simulated. The other modules: test_reachability (the traffic graph), tes
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,6 +24,7 @@ from tests.e2e.real_node import (
     http,
     results,
 )
+from tests.stack_files import ROOT
 from tests.waiting import wait_until
 from tools.lib.project_copy import StackConfig
 
@@ -92,6 +95,25 @@ def test_redis_and_db_resolve_by_name_inside_the_pods(dev: OnRealNode) -> None:
         redis_ip, db_ip = dev.exec(unit, "python3", "-c", lookup).stdout.split()
         assert redis_ip == services["redis"]["spec"]["clusterIP"], unit
         assert db_ip == services["db"]["spec"]["clusterIP"], unit
+
+
+def test_the_smoke_check_of_the_github_job_counts_votes_on_the_page(dev: OnRealNode) -> None:
+    """tools/lib/smoke, as the end-to-end job on kind runs it against the stock images: here
+    against the stand-ins, which speak the stock result server's socket.io."""
+    smoke = subprocess.run(
+        [
+            *(sys.executable, "-m", "tools.lib.smoke"),
+            *("--vote-url", dev.outputs["vote_url"], "--result-url", dev.outputs["result_url"]),
+            *("--votes", "10", "--timeout", "60"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    print(f"\n{smoke.stdout.strip()}")
+    assert smoke.returncode == 0, smoke.stdout + smoke.stderr
+    assert "socket.io scores" in smoke.stdout
 
 
 def test_votes_posted_to_the_exported_vote_url_appear_at_the_exported_result_url(

@@ -1,12 +1,15 @@
 """Pull-request preview: what the working tree would change against the base ref, deployed for real.
 
-Run through tools/pr-preview, which sets up the offline environment first. For each stack (dev
-and prod, side by side) it deploys the base ref's program with that stack's config to a throwaway
-stack on the local cluster (prod's load balancers simulated, as in the integration tests),
-previews the working tree against it with `pulumi preview --diff` (policy pack included), prints
-the diffs, writes them as Markdown for a PR comment (one heading per stack, and which stacks have
-no change), and deletes what it made. No cloud account or secret is needed: the stacks'
-passphrases are public (docs/operations.md).
+Run through tools/pr-preview, which sets up the offline environment first (or, with --external,
+uses your own CLI and cluster: a CI runner's kind). For each stack of --stacks (dev and prod, side
+by side) it deploys the base ref's program with that stack's config to a throwaway stack on the
+cluster (prod's load balancers simulated on the local one), previews the working tree against it
+with `pulumi preview --diff` (policy pack included), and deletes what it made; for each
+--live-stack it previews the working tree against that stack as it runs (a real prod, where the
+repository has its credentials). It prints the diffs and writes them as Markdown for a PR comment
+(one heading per stack, and which stacks have no change), cut to fit GitHub's limits. No cloud
+account or secret is needed for the throwaway stacks: their passphrases are public
+(docs/operations.md).
 
 It drives the Pulumi CLI itself, one call per step (create the stack, deploy, preview): the
 Automation API would add five more calls per stack (version checks, stack selects, the outputs and
@@ -39,6 +42,7 @@ from tools.lib.project_copy import (
     LOCAL_CONTEXT,
     LOCAL_KUBECONFIG,
     PROGRAM_FILES,
+    StackConfig,
     copy_program,
     edit_stack_config,
     link_virtualenv,
@@ -112,6 +116,7 @@ class StackPreview:
     stack: str
     diff: str  # what `pulumi preview --diff` printed
     change_summary: dict[str, int]
+    against: str = "its base, deployed for real to a throwaway stack"
 
     @property
     def changes(self) -> dict[str, int]:
@@ -140,7 +145,7 @@ def preview_stack(
         edit_stack_config(
             project,
             stack,
-            lambda config: point_at_local_cluster(config, namespace, None, args.context),
+            lambda config: retarget(config, namespace, args),
         )
     start = time.perf_counter()
     try:
@@ -179,33 +184,58 @@ def preview_stack(
     return StackPreview(stack, diff, change_summary(events))
 
 
+def retarget(config: StackConfig, namespace: str, args: argparse.Namespace) -> None:
+    """The stack's config on the preview's cluster, in a namespace of its own, node ports
+    allocated; with --cluster-type, that type too (kind on a CI runner)."""
+    point_at_local_cluster(config, namespace, None, args.context)
+    if args.cluster_type:
+        config["voting-app:cluster"]["type"] = args.cluster_type
+
+
+def preview_live(stack: str, args: argparse.Namespace, temp: Path) -> StackPreview:
+    """The working tree previewed against the live stack `stack` of the ambient backend (its
+    secrets and cluster credentials are the caller's): what merging would do to it."""
+    events = temp / f"{stack}-live-events.jsonl"
+    result = subprocess.run(
+        [
+            *("pulumi", "preview", "--diff", "--suppress-progress", "--non-interactive"),
+            *("--stack", stack, "--policy-pack", str(args.repo / "policy")),
+            *("--event-log", str(events)),
+        ],
+        cwd=args.repo,
+        env={**os.environ, "PULUMI_DEBUG_COMMANDS": "true"},
+        capture_output=True,
+        text=True,
+    )
+    if result.returncode != 0:
+        said = "\n".join((result.stdout + result.stderr).strip().splitlines()[-15:])
+        raise PreviewError(f"{stack}: pulumi preview of the live stack failed:\n{said}")
+    return StackPreview(stack, result.stdout, change_summary(events), "the live stack")
+
+
 def delete_namespace(namespace: str, args: argparse.Namespace) -> None:
     subprocess.run(
         [
-            "kubectl",
-            "--kubeconfig",
-            str(args.kubeconfig),
-            "--context",
-            args.context,
-            "delete",
-            "namespace",
-            namespace,
-            "--ignore-not-found",
-            "--wait=false",
+            *("kubectl", "--context", args.context),
+            *("delete", "namespace", namespace, "--ignore-not-found", "--wait=false"),
         ],
         check=True,
         capture_output=True,
+        # KUBECONFIG may list several files (the CI runner's kind and a live prod's).
+        env={**os.environ, "KUBECONFIG": str(args.kubeconfig)},
     )
 
 
-def markdown(base: str, previews: list[StackPreview], seconds: float) -> str:
+def markdown(base: str, previews: list[StackPreview], seconds: float, where: str) -> str:
     unchanged = [p.stack for p in previews if not p.changes]
+    against = "; ".join(f"{p.stack} against {p.against}" for p in previews)
     lines = [
         MARKER,
         f"### `pulumi preview --diff` against `{base}`",
         "",
-        "; ".join(f"**{p.stack}**: {p.summary}" for p in previews)
-        + f" ({seconds:.0f} s on the local cluster, each base deployed for real)",
+        "; ".join(f"**{p.stack}**: {p.summary}" for p in previews) + f" ({seconds:.0f} s {where})",
+        "",
+        f"<sub>{against}.</sub>",
         "",
     ]
     if unchanged:
@@ -227,25 +257,79 @@ def markdown(base: str, previews: list[StackPreview], seconds: float) -> str:
     return "\n".join(lines)
 
 
+# GitHub refuses a comment longer than 65,536 characters, and a step summary over 1 MiB.
+COMMENT_LIMIT = 65_536
+SUMMARY_LIMIT = 1_048_576
+
+
+def fit(text: str, limit: int, *, in_bytes: bool = False) -> str:
+    """`text` if it fits `limit` (characters, or UTF-8 bytes); else cut at a line, the open code
+    fence and <details> closed, and a note saying so."""
+
+    def size(value: str) -> int:
+        return len(value.encode()) if in_bytes else len(value)
+
+    if size(text) <= limit:
+        return text
+    unit = "bytes" if in_bytes else "characters"
+    note = (
+        f"\n\n> :warning: Cut to fit GitHub's limit of {limit:,} {unit}: the job's log has the"
+        " whole preview.\n"
+    )
+    # The most the closers can take: a fence and every <details> left open.
+    reserve = size(note) + size("\n```") + size("\n</details>") * text.count("<details>")
+    kept = text
+    while size(kept) > limit - reserve:
+        over = size(kept) - (limit - reserve)
+        kept = kept[: len(kept) - max(over, 1)]
+    kept = kept[: kept.rfind("\n")] if "\n" in kept else kept
+    closers = ""
+    if sum(1 for line in kept.splitlines() if line.startswith("```")) % 2:
+        closers += "\n```"
+    closers += "\n</details>" * (kept.count("<details>") - kept.count("</details>"))
+    return kept + closers + note
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--base", default="main", help="the ref to compare with (default: main)")
     parser.add_argument("--repo", type=Path, default=ROOT, help="the checkout to preview")
+    parser.add_argument(
+        "--stacks",
+        default=",".join(STACKS),
+        help="the stacks whose base is deployed to a throwaway stack (default: dev,prod; none: '')",
+    )
+    parser.add_argument(
+        "--live-stack",
+        action="append",
+        default=[],
+        help="also preview against this live stack of the current backend (repeatable)",
+    )
     parser.add_argument("--markdown", type=Path, help="also write the comment to this file")
+    parser.add_argument("--comment-limit", type=int, default=COMMENT_LIMIT)
+    parser.add_argument(
+        "--summary", type=Path, help="also append the comment to this file, cut to 1 MiB"
+    )
     parser.add_argument("--kubeconfig", type=Path, default=LOCAL_KUBECONFIG)
     parser.add_argument("--context", default=LOCAL_CONTEXT)
+    parser.add_argument(
+        "--cluster-type", help="the throwaway stacks' cluster.type (default: the stack's own)"
+    )
     args = parser.parse_args()
+    throwaway = [stack for stack in args.stacks.split(",") if stack]
+    unknown = [stack for stack in throwaway if stack not in STACKS]
+    if unknown:
+        parser.error(f"--stacks: unknown {unknown}; known: {list(STACKS)}")
 
     start = time.perf_counter()
+    say = lambda message: print(message, flush=True)  # noqa: E731 - one line, one use
     # The stacks side by side: each its own namespace, backend and Pulumi processes.
     with (
         tempfile.TemporaryDirectory(prefix="pr-preview-") as temp,
-        ThreadPoolExecutor(max_workers=len(STACKS)) as pool,
+        ThreadPoolExecutor(max_workers=max(1, len(throwaway) + len(args.live_stack))) as pool,
     ):
-        futures = [
-            pool.submit(preview_stack, stack, args, Path(temp), lambda m: print(m, flush=True))
-            for stack in STACKS
-        ]
+        futures = [pool.submit(preview_stack, stack, args, Path(temp), say) for stack in throwaway]
+        futures += [pool.submit(preview_live, stack, args, Path(temp)) for stack in args.live_stack]
         try:
             previews = [future.result() for future in futures]
         except PreviewError as error:
@@ -256,9 +340,15 @@ def main() -> int:
     for p in previews:
         print(f"==> {p.stack}: {p.summary}")
         print(p.diff)
+    where = f"on {args.cluster_type or 'the local'} cluster ({args.context})"
+    comment = markdown(args.base, previews, seconds, where)
     if args.markdown:
-        args.markdown.write_text(markdown(args.base, previews, seconds))
+        args.markdown.write_text(fit(comment, args.comment_limit))
         print(f"==> wrote {args.markdown}")
+    if args.summary:
+        with args.summary.open("a") as summary:
+            summary.write(fit(comment, SUMMARY_LIMIT, in_bytes=True) + "\n")
+        print(f"==> appended to {args.summary}")
     print(f"pr preview wall time: {seconds:.1f} s")
     return 0
 
