@@ -11,6 +11,7 @@ import pwd
 import secrets
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -32,35 +33,39 @@ def _clone(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def runner_user(tmp_path: Path) -> Iterator[str]:
-    """A user like a hosted runner's: not root, with password-less sudo. Removed afterwards,
-    with its sudoers entry and home."""
+def runner_user() -> Iterator[tuple[str, Path]]:
+    """A user like a hosted runner's: not root, with password-less sudo, and a work directory of
+    its own (pytest's are root's alone). Removed afterwards, with its sudoers entry and home."""
     subprocess.run(
         ["bash", "-c", f'source "{ROOT}/workbench/lib.sh" && ensure_packages sudo'], check=True
     )
     name = f"vapp-ci-{secrets.token_hex(3)}"
-    home = tmp_path / "home"
+    work = Path(tempfile.mkdtemp(prefix=f"{name}-"))
     sudoers = Path(f"/etc/sudoers.d/{name}")
-    subprocess.run(["useradd", "--home-dir", str(home), "--create-home", name], check=True)
+    subprocess.run(["useradd", "--home-dir", str(work / "home"), "--create-home", name], check=True)
     try:
         sudoers.write_text(f"{name} ALL=(ALL) NOPASSWD:ALL\n")
         sudoers.chmod(0o440)
-        tmp_path.chmod(0o755)
-        yield name
+        user = pwd.getpwnam(name)
+        os.chown(work, user.pw_uid, user.pw_gid)
+        yield name, work
     finally:
         sudoers.unlink(missing_ok=True)
         subprocess.run(["pkill", "-KILL", "-u", name], check=False)
         subprocess.run(["userdel", "--remove", name], check=False, capture_output=True)
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def test_the_lint_and_unit_step_passes_as_a_user_with_sudo(
-    runner_user: str, tmp_path: Path
+    runner_user: tuple[str, Path],
 ) -> None:
-    clone = _clone(tmp_path)
-    user = pwd.getpwnam(runner_user)
-    subprocess.run(["chown", "-R", f"{user.pw_uid}:{user.pw_gid}", str(clone)], check=True)
-    as_user = ["sudo", "--user", runner_user, "--set-home", "--", "env"]
+    name, work = runner_user
+    user = pwd.getpwnam(name)
+    as_user = ["sudo", "--user", name, "--set-home", "--", "env"]
     env = ["PATH=/usr/local/bin:/usr/bin:/bin", "PYTHON=python3.11", "LANG=C.UTF-8"]
+    clone = work / "clone"
+    subprocess.run(["git", "clone", "--quiet", str(ROOT), str(clone)], check=True)
+    subprocess.run(["chown", "-R", f"{user.pw_uid}:{user.pw_gid}", str(clone)], check=True)
     has_sudo = subprocess.run([*as_user, *env, "sudo", "-n", "true"], capture_output=True)
     assert has_sudo.returncode == 0, has_sudo.stderr
     result = subprocess.run(
@@ -72,7 +77,7 @@ def test_the_lint_and_unit_step_passes_as_a_user_with_sudo(
     said = result.stdout + result.stderr
     assert result.returncode == 0, said[-4000:]
     assert "passed" in said
-    print(f"\nas {runner_user} (uid {user.pw_uid}): {said.strip().splitlines()[-1]}")
+    print(f"\nas {name} (uid {user.pw_uid}): {said.strip().splitlines()[-1]}")
 
 
 def _preview(clone: Path, *args: str, env: dict[str, str] | None = None) -> str:
