@@ -33,6 +33,7 @@ tool_inputs() {
     kubernetes) echo "$KUBERNETES_VERSION"; cat "$ROOT"/workbench/toolchain/go/kubernetes/go.{mod,sum} ;;
     kwok) echo "$KWOK_VERSION"; cat "$ROOT"/workbench/toolchain/go/kwok/go.{mod,sum} ;;
     metrics-server) echo "$METRICS_SERVER_VERSION"; cat "$ROOT"/workbench/toolchain/go/metrics-server/go.{mod,sum} ;;
+    metallb) echo "$METALLB_VERSION"; cat "$ROOT"/workbench/toolchain/go/metallb/go.{mod,sum} ;;
     actionlint) echo "$ACTIONLINT_VERSION"; cat "$ROOT"/workbench/toolchain/go/actionlint/go.{mod,sum} ;;
     kubernetes-node) echo "$KUBERNETES_VERSION node"; cat "$ROOT"/workbench/toolchain/go/kubernetes/go.{mod,sum} ;;
     containerd) echo "$CONTAINERD_VERSION"; cat "$ROOT"/workbench/toolchain/go/containerd/go.{mod,sum} ;;

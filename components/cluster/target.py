@@ -59,7 +59,7 @@ def default_context(cluster_type: ClusterType, name: str | None = None) -> str |
 # How a LoadBalancer Service gets an address on each type of cluster. A type that is not here
 # gives it none: on kind it stays <pending>, and `pulumi up` waits for it until it times out.
 LOAD_BALANCERS: dict[ClusterType, str] = {
-    ClusterType.KWOK: "the local control plane gives it one (simulated, on its simulated nodes)",
+    ClusterType.KWOK: "a loopback address from MetalLB's controller, answered on the real node",
     ClusterType.MINIKUBE: "with `minikube tunnel` running, on the tunnel's address",
     ClusterType.DOCKER_DESKTOP: "Docker Desktop answers on localhost",
     ClusterType.CLOUD: "the cloud's load balancer",

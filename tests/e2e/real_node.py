@@ -150,13 +150,6 @@ def has_voter(app: OnRealNode, voter: str) -> bool:
     return found.returncode == 0 and found.stdout.strip() in ("a", "b")
 
 
-def node_port_url(app: OnRealNode, service: str) -> str:
-    """The Service's node port on this machine (for the prod stack, whose load balancer address
-    is simulated here)."""
-    ports = app.get("service", service)["spec"]["ports"]
-    return f"http://localhost:{ports[0]['nodePort']}"
-
-
 def node_env() -> dict[str, str]:
     """The real node's settings as workbench/real-node/node wrote them (KEY='value' lines)."""
     pairs = (line.split("=", 1) for line in NODE_ENV.read_text().splitlines() if "=" in line)

@@ -1,7 +1,8 @@
 """Faults on the prod stack (3 vote, 2 worker, 3 result pods, the db on a claim), for real on the
 node: what survives a db pod deleted, postgres killed, redis deleted, a hung container and pods
-deleted. Votes are cast through the vote Service's node port (the prod load balancer's address is
-the one simulated part); what is counted is read from the db itself and from result's API.
+deleted. Votes are cast at the vote URL the stack exports (its load balancer's address, MetalLB's
+on loopback, answered by kube-proxy); what is counted is read from the db itself and from result's
+API.
 
 Each vote is cast by its own voter id (the `voter_id` cookie), so a vote counted twice, or lost,
 shows as a row too many or too few.
@@ -25,7 +26,6 @@ from tests.e2e.real_node import (
     container_host_pid,
     deployed_on_real_node,
     http,
-    node_port_url,
     ready,
     results,
 )
@@ -64,8 +64,8 @@ class Ballot:
 
     def __init__(self, app: OnRealNode) -> None:
         self.app = app
-        self.vote_url = node_port_url(app, "vote")
-        self.result_url = node_port_url(app, "result")
+        self.vote_url = app.outputs["vote_url"]
+        self.result_url = app.outputs["result_url"]
         self.cast: dict[str, str] = {}  # voter id -> choice, every vote this test cast
 
     def vote(self, count: int = VOTES) -> list[str]:

@@ -76,11 +76,11 @@ def _small_prod(images: dict[str, str]) -> Any:
 
 def test_prod_s_votes_outlive_a_destroy(images: dict[str, str], tmp_path: Path) -> None:
     with throwaway_stack("prod", tmp_path, node_ports={}, edit=_small_prod(images)) as test:
-        test.up()
+        outputs = test.up().outputs
         namespace = test.namespace
         wait_until("prod's pods Ready", lambda: all_ready(namespace), 240, 2)
-        vote_url = node_port_url_of(namespace, "vote")
-        result_url = node_port_url_of(namespace, "result")
+        # The load balancers' addresses (MetalLB's, on loopback), answered on the real node.
+        vote_url, result_url = outputs["vote_url"].value, outputs["result_url"].value
         for _ in range(VOTES):
             vote(vote_url, "a")
         wait_until("the votes counted", lambda: counted(result_url, {"a": VOTES, "b": 0}), 60)
@@ -94,9 +94,9 @@ def test_prod_s_votes_outlive_a_destroy(images: dict[str, str], tmp_path: Path) 
         workloads = get_json("deployments,statefulsets", "--namespace", namespace)["items"]
         assert workloads == [], [w["metadata"]["name"] for w in workloads]
 
-        test.up()
+        outputs = test.up().outputs
         wait_until("prod's pods Ready again", lambda: all_ready(namespace), 240, 2)
-        result_url = node_port_url_of(namespace, "result")
+        result_url = outputs["result_url"].value
         wait_until(
             "the votes cast before the destroy, counted again",
             lambda: counted(result_url, {"a": VOTES, "b": 0}),
@@ -108,8 +108,3 @@ def test_prod_s_votes_outlive_a_destroy(images: dict[str, str], tmp_path: Path) 
             f"\nprod destroyed: namespace {kept['metadata']['name']} and claim data-db-0 kept;"
             f" the next up counted the {VOTES} votes cast before"
         )
-
-
-def node_port_url_of(namespace: str, service: str) -> str:
-    ports = get_json("service", service, "--namespace", namespace)["spec"]["ports"]
-    return f"http://localhost:{ports[0]['nodePort']}"

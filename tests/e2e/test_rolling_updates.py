@@ -5,54 +5,19 @@ with `up`; no request may fail (no connection refused or reset, no timeout, no 5
 from __future__ import annotations
 
 import secrets
-import threading
 import time
-from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
+from tests.e2e.load import RATE, RequestLoop
 from tests.e2e.real_node import OnRealNode, deployed_on_real_node, http
 from tests.waiting import wait_until
 from tools.lib.project_copy import StackConfig
 
 pytestmark = pytest.mark.e2e
-RATE = 5  # requests per second: a few, from this machine only
 QUIET = 3.0  # seconds of requests before and after the rollout
-LIMIT = 300.0  # seconds: the loop stops by itself after this, whatever happens
-
-
-@dataclass
-class RequestLoop:
-    """GETs `url` RATE times a second on a thread of its own until stopped (or LIMIT), and keeps
-    every answer's status (0: refused, reset or timed out)."""
-
-    url: str
-    statuses: list[int] = field(default_factory=list)
-    _stop: threading.Event = field(default_factory=threading.Event)
-
-    def run(self) -> None:
-        deadline = time.monotonic() + LIMIT
-        while not self._stop.is_set() and time.monotonic() < deadline:
-            started = time.monotonic()
-            status, _ = http(self.url, timeout=5)
-            self.statuses.append(status)
-            self._stop.wait(max(0.0, 1 / RATE - (time.monotonic() - started)))
-
-    def __enter__(self) -> RequestLoop:
-        self._thread = threading.Thread(target=self.run, daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
-
-    @property
-    def failed(self) -> Counter[int]:
-        return Counter(status for status in self.statuses if status != 200)
 
 
 @pytest.fixture(scope="module")

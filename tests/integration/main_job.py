@@ -23,20 +23,11 @@ from tools.lib.project_copy import (
     StackConfig,
     copy_program,
     edit_stack_config,
+    link_workbench,
     point_at_local_cluster,
 )
 from workbench import settings
 
-# What the copy borrows from the checkout, as links.
-SHARED = (
-    "tools",
-    "workbench",
-    ".cluster",
-    ".venv-checkov",
-    "requirements.txt",
-    "requirements-dev.txt",
-    "requirements-checkov.txt",
-)
 PASSPHRASE = settings.PASSPHRASES["dev"]
 PART_OF = "app.kubernetes.io/part-of=voting-app"
 
@@ -45,6 +36,8 @@ PART_OF = "app.kubernetes.io/part-of=voting-app"
 class MainJob:
     project: Path
     namespace: str
+    stack: str = "dev"
+    passphrase: str = PASSPHRASE
 
     def env(self, **extra: str) -> dict[str, str]:
         env = {
@@ -52,7 +45,7 @@ class MainJob:
             for key, value in os.environ.items()
             if not key.startswith(("PULUMI_BACKEND_URL", "PULUMI_CONFIG_PASSPHRASE"))
         }
-        return {**env, "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE, **extra}
+        return {**env, "PULUMI_CONFIG_PASSPHRASE": self.passphrase, **extra}
 
     def start(self, *args: str, **env: str) -> subprocess.Popen[str]:
         """`tools/up ARGS` (default `--simulated`) in the background, in a process group of its
@@ -74,9 +67,9 @@ class MainJob:
         return subprocess.CompletedProcess(process.args, process.returncode, output, "")
 
     def pulumi(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        """The Pulumi CLI on the copy's dev stack (`stack init` names it itself), as tools/up
-        sets it up."""
-        stack = () if args[:2] == ("stack", "init") else ("--stack", "dev")
+        """The Pulumi CLI on the copy's stack (`stack init` names it itself), as tools/up sets it
+        up."""
+        stack = () if args[:2] == ("stack", "init") else ("--stack", self.stack)
         script = (
             'source workbench/lib.sh && pulumi_offline_env && export KUBECONFIG="$LOCAL_KUBECONFIG"'
             ' && exec pulumi "$@"'
@@ -225,8 +218,7 @@ def main_job_copy(
     project = workdir / "project"
     project.mkdir()
     copy_program(ROOT, project, ["dev", "prod"])
-    for name in SHARED:
-        (project / name).symlink_to(ROOT / name)
+    link_workbench(project)
     namespace = f"it-main-{secrets.token_hex(3)}"
     ports: Mapping[str, int] = {"vote": 30124, "result": 30125}
 

@@ -1,8 +1,9 @@
 """The local control plane's start, from nothing, in a cluster of its own (a second kwokctl
 cluster beside the suite's, in a temporary directory, on ports kwokctl picks): each start ends
 healthy (the API server ready, every component's process alive, the metrics API Available, the
-simulated nodes Ready) or fails naming the component; a component that dies right after a start
-is restored by the next start, or named by the health check; and a stop leaves no process.
+simulated nodes Ready, MetalLB's controller running) or fails naming the component; a component
+that dies right after a start is restored by the next start, or named by the health check; and a
+stop leaves nothing (`cluster leftovers`).
 
 kwokctl starts every component at once, so one that dials the API server before it listens may
 die on the spot: metrics-server did, on a fresh machine, and then every namespace deletion hung.
@@ -52,6 +53,8 @@ class OwnCluster:
         )
 
     def pid_file(self, binary: str) -> Path:
+        if binary == "metallb-controller":  # run beside kwokctl's components, not by it
+            return self.directory / "metallb.pid"
         return self.directory / "kwok" / "clusters" / self.name / "pids" / f"{binary}.pid"
 
     def processes(self) -> list[str]:
@@ -92,6 +95,8 @@ def test_a_cluster_started_from_nothing_is_healthy_every_time(own_cluster: OwnCl
         stopped = own_cluster.run("stop")
         assert stopped.returncode == 0, stopped.stderr
         assert own_cluster.processes() == [], f"start {attempt}: left running after the stop"
+        left = own_cluster.run("leftovers")
+        assert left.returncode == 0, f"start {attempt}: left after the stop:\n{left.stdout}"
     print(f"\n{STARTS_IN_A_ROW} starts from nothing, each healthy: {', '.join(figures)}")
 
 
@@ -111,17 +116,18 @@ def test_a_slow_api_server_does_not_leave_a_dead_component(
     )
 
 
-def test_a_dead_metrics_server_is_named_then_restored(own_cluster: OwnCluster) -> None:
+@pytest.mark.parametrize("component", ["metrics-server", "metallb-controller"])
+def test_a_dead_component_is_named_then_restored(own_cluster: OwnCluster, component: str) -> None:
     _started(own_cluster)
-    pid = int(own_cluster.pid_file("metrics-server").read_text())
+    pid = int(own_cluster.pid_file(component).read_text())
     os.kill(pid, signal.SIGKILL)
     health = own_cluster.run("health")
     assert health.returncode == 1
-    assert "metrics-server: its process is not running" in health.stdout
+    assert f"{component}: its process is not running" in health.stdout
     took, said = _started(own_cluster)
-    assert "metrics-server: its process is not running" in said
-    assert int(own_cluster.pid_file("metrics-server").read_text()) != pid
-    print(f"\nmetrics-server killed: health named it; the next start restored it in {took:.1f}s")
+    assert f"{component}: its process is not running" in said
+    assert int(own_cluster.pid_file(component).read_text()) != pid
+    print(f"\n{component} killed: health named it; the next start restored it in {took:.1f}s")
 
 
 def _kube_bin() -> Path:

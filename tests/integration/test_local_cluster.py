@@ -1,12 +1,14 @@
 """`pulumi up` for real, through the Automation API, against the local control plane.
 
 Real: etcd, kube-apiserver (validation, admission, defaulting), kube-controller-manager,
-kube-scheduler, the Pulumi CLI and the Kubernetes provider. Simulated by kwok: nodes, pods
-becoming Ready (no container runs), volume binding, and, on prod, the load balancer address.
+kube-scheduler, the Pulumi CLI and the Kubernetes provider, and MetalLB's controller giving
+prod's LoadBalancer Services their addresses. Simulated by kwok: nodes, pods becoming Ready (no
+container runs) and volume binding; without the real node nothing answers on those addresses.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,10 +21,12 @@ import pytest
 from tests.integration.cluster import APP_KINDS, get_json, kubectl, require_cluster
 from tests.integration.workspace import TEST_NODE_PORTS, StackUnderTest, throwaway_stack
 from tests.waiting import wait_until
+from workbench import settings
 
 pytestmark = pytest.mark.integration
 UNITS = {"vote", "result", "worker", "redis", "db"}
-SIMULATED_LB_SUFFIX = ".simulated-lb.invalid"
+# MetalLB's pool on the local cluster (workbench/settings.env).
+LOAD_BALANCER_POOL = ipaddress.ip_network(settings.LOAD_BALANCER_ADDRESSES)
 
 
 @dataclass
@@ -137,8 +141,8 @@ def test_exported_urls_match_the_live_services(deployed: Deployed) -> None:
             assert url == f"http://localhost:{node_port}"
         else:
             (ingress,) = service["status"]["loadBalancer"]["ingress"]
-            assert ingress["hostname"].endswith(SIMULATED_LB_SUFFIX)
-            assert url == f"http://{ingress['hostname']}"
+            assert ipaddress.ip_address(ingress["ip"]) in LOAD_BALANCER_POOL, ingress
+            assert url == f"http://{ingress['ip']}"
 
 
 def test_state_and_outputs_hold_no_plaintext_password(deployed: Deployed) -> None:

@@ -30,6 +30,26 @@ def link_virtualenv(destination: Path) -> None:
         (destination / "policy" / "venv").symlink_to(ROOT / "policy" / "venv")
 
 
+# What a copy that runs the main job (tools/up) borrows from this checkout, as links: the tools,
+# the workbench and its local cluster, the requirement pins.
+WORKBENCH_FILES = (
+    "tools",
+    "workbench",
+    ".cluster",
+    ".venv-checkov",
+    "requirements.txt",
+    "requirements-dev.txt",
+    "requirements-checkov.txt",
+)
+
+
+def link_workbench(destination: Path) -> None:
+    """The copy runs this checkout's tools/up, workbench and local cluster (its own stack files
+    and, unless told otherwise, its own file backend `.state/`)."""
+    for name in WORKBENCH_FILES:
+        (destination / name).symlink_to(ROOT / name)
+
+
 def copy_program(source: Path, destination: Path, stacks: Iterable[str]) -> None:
     """The program and the given stacks' config files, as they are in `source`'s working tree."""
     for name in (*PROGRAM_FILES, *(f"Pulumi.{stack}.yaml" for stack in stacks)):

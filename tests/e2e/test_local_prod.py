@@ -1,0 +1,389 @@
+"""The prod stack for real on the node, through the main job as a person runs it (`tools/up
+--prod`, in a copy of the project with a namespace of its own): its LoadBalancer Services get
+loopback addresses from MetalLB that answer through kube-proxy, votes cast there are counted,
+its disruption budgets hold against the eviction API, a rollback is waited for, and its
+autoscaler acts on the pods' real cpu use under a bounded load from this machine.
+
+One change to prod's config here, said where it is made: vote's scale-down stabilization is 30 s
+instead of 300 s, so that the scale-in is seen within the test (prod keeps 300 s).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+import secrets
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.load import RequestLoop
+from tests.e2e.real_node import http, ready, results
+from tests.integration.cluster import delete_namespaces, get_json, kubectl, live
+from tests.integration.main_job import MainJob
+from tests.quantities import millicores
+from tests.stack_files import ROOT
+from tests.waiting import wait_until
+from tools.lib.local_stack import STACKS
+from tools.lib.project_copy import StackConfig, copy_program, edit_stack_config, link_workbench
+from workbench import settings
+
+pytestmark = pytest.mark.e2e
+STACK = STACKS["prod"]
+POOL = ipaddress.ip_network(settings.LOAD_BALANCER_ADDRESSES)
+WEB_UNITS = ("vote", "result")
+SCALE_DOWN_SECONDS = 30
+VOTES = 20
+# The load: this many threads on this machine, each sending the next GET as soon as the last is
+# answered, for at most LOAD_LIMIT seconds; what 2 cores carry beside the node and the pods.
+LOAD_WORKERS = 3
+LOAD_LIMIT = 420.0
+# A step of Pulumi's output that changes an object (its refresh steps say "refresh").
+CHANGE_STEP = re.compile(r"^ [+~-]+ +kubernetes:\S+ \S+ (creating|updating|replacing|deleting) ")
+# A line of tools/up: "vote:   http://127.0.100.1  (answered in 0.0 s)".
+URL_LINE = re.compile(r"^(vote|result): +(\S+)  \(answered in ([\d.]+) s\)$", re.MULTILINE)
+
+
+@dataclass
+class LocalProd:
+    job: MainJob
+    output: str  # what the first tools/up --prod printed
+    took: float
+
+    @property
+    def namespace(self) -> str:
+        return self.job.namespace
+
+    def up(self) -> tuple[str, float]:
+        """`tools/up --prod` again: its output and how long it took; it must succeed."""
+        started = time.monotonic()
+        run = self.job.run("--prod", timeout=900, VOTING_APP_NAMESPACE=self.namespace)
+        assert run.returncode == 0, run.stdout[-4000:]
+        return run.stdout, time.monotonic() - started
+
+    def get(self, *args: str) -> Any:
+        return get_json(*args, "--namespace", self.namespace)
+
+    def pods(self, unit: str) -> list[dict[str, Any]]:
+        return live(self.get("pods", "-l", f"app.kubernetes.io/name={unit}")["items"])
+
+    def urls(self) -> dict[str, str]:
+        return {unit: url for unit, url, _ in URL_LINE.findall(self.output)}
+
+    def edit(self, change: Any) -> None:
+        edit_stack_config(self.job.project, STACK.source, change)
+
+
+def _slower_scale_down_seen(config: StackConfig) -> None:
+    config["voting-app:vote"]["autoscaling"]["scaleDownStabilizationSeconds"] = SCALE_DOWN_SECONDS
+
+
+@pytest.fixture(scope="module")
+def local_prod(
+    images: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LocalProd]:
+    del images  # built, and the real node checked, by the session's fixture
+    project: Path = tmp_path_factory.mktemp("e2e-local-prod") / "project"
+    project.mkdir()
+    copy_program(ROOT, project, [STACK.source])
+    link_workbench(project)
+    edit_stack_config(project, STACK.source, _slower_scale_down_seen)
+    namespace = f"it-lprod-{secrets.token_hex(3)}"
+    job = MainJob(project, namespace, STACK.name, settings.PASSPHRASES[STACK.source])
+    try:
+        app = LocalProd(job, "", 0.0)
+        app.output, app.took = app.up()
+        yield app
+    finally:
+        try:
+            _down(job)
+        finally:
+            # prod keeps its namespace and the db's claim on destroy: removed here, so that the
+            # node's volume is freed for the next test.
+            delete_namespaces(namespace)
+
+
+def _down(job: MainJob) -> None:
+    ran = subprocess.run(
+        [str(job.project / "tools" / "down"), "--prod"],
+        cwd=job.project,
+        env=job.env(VOTING_APP_NAMESPACE=job.namespace),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert ran.returncode == 0, (ran.stdout + ran.stderr)[-3000:]
+
+
+# --- load balancers and votes ------------------------------------------------------------------
+
+
+def test_load_balancer_addresses_answer_when_up_returns(local_prod: LocalProd) -> None:
+    """Pulumi's own Service await was satisfied by a real address (nothing skips it), and the URLs
+    tools/up printed had answered before it printed them."""
+    printed = {unit: (url, float(took)) for unit, url, took in URL_LINE.findall(local_prod.output)}
+    assert set(printed) == set(WEB_UNITS), local_prod.output[-3000:]
+    rolled = re.search(r"rolled out \(([\d.]+) s\)", local_prod.output)
+    assert rolled, local_prod.output[-3000:]
+    lines = [f"\ntools/up --prod from empty: {local_prod.took:.0f} s"]
+    lines.append(f"  after pulumi up: rollouts waited {rolled.group(1)} s")
+    for unit in WEB_UNITS:
+        service = local_prod.get("service", unit)
+        assert service["spec"]["type"] == "LoadBalancer"
+        (ingress,) = service["status"]["loadBalancer"]["ingress"]
+        address = ipaddress.ip_address(ingress["ip"])
+        assert address in POOL, ingress
+        url, took = printed[unit]
+        assert url == f"http://{address}", url
+        status, body = http(url)
+        assert status == 200, (unit, url, status)
+        lines.append(
+            f"  {unit}: LoadBalancer {address}:80 -> {url} answered {status}"
+            f" ({len(body)} bytes); tools/up's URL check waited {took} s"
+        )
+    assert "Cats vs Dogs" in http(printed["vote"][0])[1]
+    print("\n".join(lines))
+
+
+def test_votes_cast_through_the_load_balancer_are_counted(local_prod: LocalProd) -> None:
+    urls = local_prod.urls()
+    before = wait_until("result's API answers", lambda: results(urls["result"]), 60)
+    for n in range(VOTES):
+        voter = f"e2e-{secrets.token_hex(5)}"
+        status, _ = http(urls["vote"], {"vote": "ab"[n % 2]}, cookie=f"voter_id={voter}")
+        assert status == 200, f"vote {n}: status {status}"
+    wanted = {"a": before["a"] + VOTES // 2, "b": before["b"] + VOTES // 2}
+    counted = wait_until(
+        f"{VOTES} votes counted", lambda: (found := results(urls["result"])) == wanted and found, 60
+    )
+    print(f"\n{VOTES} votes cast at {urls['vote']}, counted at {urls['result']}: {counted}")
+
+
+# --- disruption budgets -------------------------------------------------------------------------
+
+
+def _evict(namespace: str, pod: str) -> subprocess.CompletedProcess[str]:
+    """An eviction through the API (what `kubectl drain` sends): allowed or refused by the pod's
+    disruption budget."""
+    eviction = {
+        "apiVersion": "policy/v1",
+        "kind": "Eviction",
+        "metadata": {"name": pod, "namespace": namespace},
+    }
+    path = f"/api/v1/namespaces/{namespace}/pods/{pod}/eviction"
+    return kubectl("create", "--raw", path, "-f", "-", input=json.dumps(eviction), check=False)
+
+
+def _ready_pods(app: LocalProd, unit: str) -> list[dict[str, Any]]:
+    return [pod for pod in app.pods(unit) if ready(pod)]
+
+
+@pytest.mark.parametrize("unit", WEB_UNITS)
+def test_evictions_are_refused_exactly_when_they_would_break_the_budget(
+    local_prod: LocalProd, unit: str
+) -> None:
+    budget = local_prod.get("poddisruptionbudget", unit)
+    assert budget["spec"]["maxUnavailable"] == 1
+    least = local_prod.get("horizontalpodautoscaler", unit)["spec"]["minReplicas"]
+    wait_until(
+        f"{least} {unit} pods Ready", lambda: len(_ready_pods(local_prod, unit)) >= least, 120
+    )
+    wait_until(
+        f"{unit}'s budget allows one disruption",
+        lambda: local_prod.get("poddisruptionbudget", unit)["status"]["disruptionsAllowed"] == 1,
+        60,
+    )
+    first, second = (pod["metadata"]["name"] for pod in _ready_pods(local_prod, unit)[:2])
+    allowed = _evict(local_prod.namespace, first)
+    assert allowed.returncode == 0, allowed.stderr
+    refused = _evict(local_prod.namespace, second)
+    assert refused.returncode != 0
+    assert "TooManyRequests" in refused.stderr, refused.stderr
+    assert "disruption budget" in refused.stderr, refused.stderr
+    # The replacement Ready, the budget allows one again: the same pod may now go.
+    wait_until(
+        f"{unit}'s budget allows one disruption again",
+        lambda: local_prod.get("poddisruptionbudget", unit)["status"]["disruptionsAllowed"] == 1,
+        120,
+    )
+    again = _evict(local_prod.namespace, second)
+    assert again.returncode == 0, again.stderr
+    wait_until(
+        f"{least} {unit} pods Ready", lambda: len(_ready_pods(local_prod, unit)) >= least, 120
+    )
+    print(
+        f"\n{unit} (budget maxUnavailable 1, {least} pods): evict {first}: allowed;"
+        f" evict {second} at once: refused ({refused.stderr.strip().splitlines()[-1]});"
+        f" after the replacement was Ready: allowed"
+    )
+
+
+# --- a rollback is waited for --------------------------------------------------------------------
+
+
+def _not_rolled_out(app: LocalProd) -> list[str]:
+    """Every pod that is not Ready, or not of its workload's current template, and every
+    workload short of its pods."""
+    problems = []
+    for unit in ("vote", "result", "worker", "redis", "db"):
+        workload = app.get("deployments,statefulsets", "--field-selector", f"metadata.name={unit}")
+        (item,) = workload["items"]
+        pods = app.pods(unit)
+        wanted = item["spec"].get("replicas", 1)
+        if len(pods) != wanted:
+            problems.append(f"{unit}: {len(pods)} pods, {wanted} wanted")
+        if item["kind"] == "Deployment":
+            current = _current_template_hash(app, item)
+            problems += [
+                f"{unit}: pod {pod['metadata']['name']} of an old template"
+                for pod in pods
+                if pod["metadata"]["labels"].get("pod-template-hash") != current
+            ]
+        problems += [
+            f"{unit}: pod {pod['metadata']['name']} not Ready" for pod in pods if not ready(pod)
+        ]
+    return problems
+
+
+def _current_template_hash(app: LocalProd, deployment: dict[str, Any]) -> str:
+    """The pod-template-hash of the Deployment's ReplicaSet of its current revision."""
+    revision = deployment["metadata"]["annotations"]["deployment.kubernetes.io/revision"]
+    name = deployment["metadata"]["name"]
+    for replica_set in app.get("replicasets", "-l", f"app.kubernetes.io/name={name}")["items"]:
+        annotations = replica_set["metadata"].get("annotations", {})
+        if annotations.get("deployment.kubernetes.io/revision") == revision:
+            label: str = replica_set["metadata"]["labels"]["pod-template-hash"]
+            return label
+    raise AssertionError(f"{name}: no ReplicaSet of revision {revision}")
+
+
+def test_a_reverted_change_is_rolled_out_when_up_returns(local_prod: LocalProd) -> None:
+    """A change, then its revert: the revert goes back to templates whose ReplicaSets still
+    exist, which the provider's Deployment await can take as done too early (docs/operations.md,
+    "When `up` returns"). tools/up waits for the rollout itself."""
+    original = json.loads(json.dumps(local_prod.get("deployment", "vote")["spec"]["template"]))
+
+    def change(config: StackConfig) -> None:
+        config["voting-app:optionA"] = "Tacos"
+
+    def revert(config: StackConfig) -> None:
+        config["voting-app:optionA"] = "Cats"
+
+    local_prod.edit(change)
+    _, forward = local_prod.up()
+    assert _not_rolled_out(local_prod) == []
+    local_prod.edit(revert)
+    output, back = local_prod.up()
+    problems = _not_rolled_out(local_prod)
+    assert problems == [], f"when tools/up returned: {problems}"
+    assert local_prod.get("deployment", "vote")["spec"]["template"] == original
+    waited = [line.strip() for line in output.splitlines() if line.strip().startswith("waiting")]
+    rolled = re.search(r"rolled out \(([\d.]+) s\)", output)
+    assert rolled, output[-3000:]
+    print(
+        f"\nchange: tools/up {forward:.0f} s; revert: tools/up {back:.0f} s, of which"
+        f" {rolled.group(1)} s waiting for rollouts after pulumi up returned"
+        + "".join(f"\n  {line}" for line in waited)
+    )
+
+
+# --- autoscaling under real load -----------------------------------------------------------------
+
+
+def _pod_cpu(app: LocalProd, unit: str) -> dict[str, float]:
+    """Each pod's cpu use in millicores, as metrics-server reads it from the real kubelet."""
+    path = f"/apis/metrics.k8s.io/v1beta1/namespaces/{app.namespace}/pods"
+    listed = json.loads(kubectl("get", "--raw", path).stdout)["items"]
+    return {
+        item["metadata"]["name"]: millicores(item["containers"][0]["usage"]["cpu"])
+        for item in listed
+        if item["metadata"].get("labels", {}).get("app.kubernetes.io/name") == unit
+    }
+
+
+@dataclass
+class Sample:
+    at: float
+    replicas: int
+    ready: int
+    utilization: int | None
+
+    def __str__(self) -> str:
+        cpu = "-" if self.utilization is None else f"{self.utilization}%"
+        return f"{self.at:6.0f} s  {self.replicas} pods ({self.ready} Ready), cpu {cpu}"
+
+
+def _sample(app: LocalProd, started: float) -> Sample:
+    hpa = app.get("horizontalpodautoscaler", "vote")
+    metrics = hpa.get("status", {}).get("currentMetrics") or [{}]
+    utilization = metrics[0].get("resource", {}).get("current", {}).get("averageUtilization")
+    pods = app.pods("vote")
+    return Sample(
+        time.monotonic() - started,
+        app.get("deployment", "vote")["spec"]["replicas"],
+        sum(ready(pod) for pod in pods),
+        utilization,
+    )
+
+
+def test_vote_scales_out_under_real_load_and_back_without_a_failed_request(
+    local_prod: LocalProd,
+) -> None:
+    hpa = local_prod.get("horizontalpodautoscaler", "vote")["spec"]
+    least, most = hpa["minReplicas"], hpa["maxReplicas"]
+    url = local_prod.urls()["vote"]
+    idle = wait_until(
+        "vote's pods in the metrics API", lambda: _pod_cpu(local_prod, "vote"), 120, 5
+    )
+    wait_until(f"vote at {least} pods", lambda: _sample(local_prod, 0).replicas == least, 300, 5)
+    samples: list[Sample] = []
+    started = time.monotonic()
+
+    def record() -> Sample:
+        samples.append(_sample(local_prod, started))
+        return samples[-1]
+
+    with RequestLoop(url, rate=None, workers=LOAD_WORKERS, limit=LOAD_LIMIT) as load:
+        wait_until(
+            "vote scaled out, every pod Ready",
+            lambda: (now := record()).replicas > least and now.ready == now.replicas,
+            240,
+            5,
+        )
+        out_at = samples[-1]
+        # A following `up` changes nothing and leaves the autoscaler's count alone.
+        again, _ = local_prod.up()
+        after_up = record()
+    under_load = len(load.statuses)
+    assert after_up.replicas >= out_at.replicas, (out_at, after_up)
+    # `up --refresh` counts the statuses its refresh found changed as updates; what it sent to
+    # the cluster is in the steps it names (creating, updating, replacing, deleting).
+    sent = [line for line in again.splitlines() if CHANGE_STEP.search(line)]
+    assert sent == [], sent
+    load_stopped = time.monotonic() - started
+    with RequestLoop(url) as probe:
+        wait_until(
+            f"vote back at {least} pods, the others gone",
+            lambda: record().replicas == least and len(local_prod.pods("vote")) == least,
+            300,
+            5,
+        )
+        time.sleep(3)
+    failed = load.failed + probe.failed
+    print(
+        f"\nvote (autoscaled {least}-{most} at 70% of 100m; idle, its pods used"
+        f" {', '.join(f'{cpu:.1f}m' for cpu in sorted(idle.values()))} cpu) under"
+        f" {LOAD_WORKERS} looping GETs from this machine at {url}, stopped at"
+        f" {load_stopped:.0f} s; replicas over time:\n"
+        + "\n".join(f"  {sample}" for sample in samples)
+        + f"\n{under_load} requests under load, {len(probe.statuses)} during the scale-in,"
+        f" {sum(failed.values())} failed {dict(failed) or ''}; tools/up at {out_at.replicas}"
+        f" pods: nothing changed, {after_up.replicas} pods after it"
+    )
+    assert not failed, f"failed requests (status: count, 0 = no answer): {failed}"
