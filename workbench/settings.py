@@ -3,6 +3,7 @@ stacks' passphrases (one place; the shell scripts source the same file)."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -19,6 +20,9 @@ def _read(path: Path) -> dict[str, str]:
 
 SETTINGS = _read(ROOT / "workbench" / "settings.env")
 
+# The local control plane's directory (workbench/lib.sh's CLUSTER_DIR): VOTING_APP_CLUSTER_DIR
+# names another one (tools/test runs the integration suite on a control plane of its own).
+CLUSTER_DIR = Path(os.environ.get("VOTING_APP_CLUSTER_DIR") or ROOT / ".cluster")
 PASSPHRASES = {"dev": SETTINGS["DEV_PASSPHRASE"], "prod": SETTINGS["PROD_PASSPHRASE"]}
 LOCAL_CONTEXT = SETTINGS["LOCAL_CONTEXT"]
 LOCAL_NAMESPACE = SETTINGS["LOCAL_NAMESPACE"]

@@ -20,7 +20,7 @@ import pytest
 from tests.integration.cluster import require_cluster
 from tests.stack_files import ROOT
 from tools.lib.pr_preview import MARKER
-from tools.lib.project_copy import link_virtualenv
+from tools.lib.project_copy import LOCAL_KUBECONFIG, link_virtualenv
 from workbench import settings
 
 pytestmark = pytest.mark.integration
@@ -139,7 +139,7 @@ def test_a_preview_against_a_live_stack(tmp_path: Path) -> None:
     env = {
         "PULUMI_BACKEND_URL": f"file://{backend}",
         "PULUMI_CONFIG_PASSPHRASE": settings.PASSPHRASES["dev"],
-        "KUBECONFIG": str(ROOT / ".cluster" / "kubeconfig"),
+        "KUBECONFIG": str(LOCAL_KUBECONFIG),
     }
 
     def pulumi(*args: str) -> None:

@@ -15,7 +15,7 @@ from workbench import settings
 ROOT = Path(__file__).resolve().parents[2]
 PROGRAM_FILES = ("Pulumi.yaml", "__main__.py", "components", "policy")
 # Written by the local control plane's start: its own kubeconfig and its context.
-LOCAL_KUBECONFIG = ROOT / ".cluster" / "kubeconfig"
+LOCAL_KUBECONFIG = settings.CLUSTER_DIR / "kubeconfig"
 LOCAL_CONTEXT = settings.LOCAL_CONTEXT
 WEB_UNITS = ("vote", "result")
 
@@ -47,7 +47,7 @@ def link_workbench(destination: Path) -> None:
     """The copy runs this checkout's tools/up, workbench and local cluster (its own stack files
     and, unless told otherwise, its own file backend `.state/`)."""
     for name in WORKBENCH_FILES:
-        (destination / name).symlink_to(ROOT / name)
+        (destination / name).symlink_to(settings.CLUSTER_DIR if name == ".cluster" else ROOT / name)
 
 
 def copy_program(source: Path, destination: Path, stacks: Iterable[str]) -> None:
