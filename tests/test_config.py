@@ -20,6 +20,7 @@ from components.units.specs import (
     Autoscaling,
     ExposureType,
     PullPolicy,
+    ServiceAwait,
     Spread,
     WhenUnsatisfiable,
 )
@@ -105,6 +106,7 @@ def test_defaults_apply_to_absent_fields() -> None:
     assert config.app.vote.exposure.type is ExposureType.NODE_PORT
     assert config.app.vote.exposure.node_port is None
     assert config.app.db.storage.type is StorageType.EMPTY_DIR
+    assert config.app.service_await is ServiceAwait.ENDPOINTS
 
 
 @pytest.mark.parametrize(
@@ -474,6 +476,12 @@ BAD_CONFIG: list[tuple[str, Mutation, str, str]] = [
     ),
     ("spread skew zero", setting("spread", {"maxSkew": 0}), f"{P}:spread.maxSkew", "from 1"),
     ("spread key typo", setting("spread", {"zones": "Off"}), f"{P}:spread.zones", "unknown"),
+    (
+        "service await unknown",
+        setting("serviceAwait", "none"),
+        f"{P}:serviceAwait",
+        "one of endpoints, address",
+    ),
     (
         "db workload unknown",
         setting("db.workload", "DaemonSet"),

@@ -26,6 +26,7 @@ from components.units.specs import (
     Resources,
     SecretKeyRef,
     SecurityProfile,
+    ServiceAwait,
     Shutdown,
     Spread,
     TcpSocket,
@@ -137,6 +138,36 @@ def test_node_port_and_load_balancer_exposure() -> None:
     (service,) = mocks.of_type(SERVICE)
     assert service.inputs["spec"]["type"] == "LoadBalancer"
     assert "nodePort" not in service.inputs["spec"]["ports"][0]
+
+
+AWAIT_ANNOTATIONS = ("pulumi.com/skipAwait", "pulumi.com/waitFor")
+
+
+@pytest.mark.parametrize(
+    ("exposure", "service_await", "annotations"),
+    [
+        # The provider's own Service await: no annotation of ours.
+        (ExposureType.CLUSTER_IP, ServiceAwait.ENDPOINTS, {}),
+        (ExposureType.LOAD_BALANCER, ServiceAwait.ENDPOINTS, {}),
+        (ExposureType.CLUSTER_IP, ServiceAwait.ADDRESS, {"pulumi.com/skipAwait": "true"}),
+        (ExposureType.NODE_PORT, ServiceAwait.ADDRESS, {"pulumi.com/skipAwait": "true"}),
+        (
+            ExposureType.LOAD_BALANCER,
+            ServiceAwait.ADDRESS,
+            {"pulumi.com/waitFor": "jsonpath={.status.loadBalancer.ingress}"},
+        ),
+    ],
+)
+def test_the_service_await_is_the_provider_s_unless_told_to_wait_for_less(
+    exposure: ExposureType, service_await: ServiceAwait, annotations: dict[str, str]
+) -> None:
+    mocks, _ = build(web_args(exposure=Exposure(exposure), service_await=service_await))
+    (service,) = mocks.of_type(SERVICE)
+    found = service.inputs["metadata"]["annotations"]
+    assert {key: found[key] for key in AWAIT_ANNOTATIONS if key in found} == annotations
+    # The workload keeps the provider's own await (every pod Available) either way.
+    deployment = deployment_of(mocks)
+    assert not set(AWAIT_ANNOTATIONS) & set(deployment["metadata"].get("annotations", {}))
 
 
 def test_a_cluster_ip_unit_answers_at_its_service_dns_name() -> None:

@@ -17,7 +17,7 @@ from components.app.args import (
 from components.app.db import CONFIG_DIR, INIT_DIR, MD5_INIT_SCRIPT, ClientAuth
 from components.app.voting_app import VotingApp
 from components.cluster.target import ClusterType
-from components.units.specs import Exposure, ExposureType
+from components.units.specs import Exposure, ExposureType, ServiceAwait
 from tests.mocks import VotingMocks, run_with_mocks, unwrap
 
 TRUST = DbArgs(client_auth=ClientAuth.TRUST)
@@ -245,3 +245,23 @@ def test_the_pull_policy_defaults_to_kubernetes_own(image: str, policy: str) -> 
     assert container["imagePullPolicy"] == policy
     skips = vote["metadata"]["annotations"].values()
     assert any(skip.startswith("CKV_K8S_15=") for skip in skips) is (policy != "Always")
+
+
+def test_the_stack_s_service_await_reaches_every_unit_s_service() -> None:
+    lb = WebUnitArgs(image="example/vote:1", exposure=Exposure(ExposureType.LOAD_BALANCER))
+    args = VotingAppArgs(
+        namespace="voting-x",
+        db_password=pulumi.Output.secret(PASSWORD),
+        db=TRUST,
+        service_await=ServiceAwait.ADDRESS,
+        **{**OWN_IMAGES, "vote": lb},
+    )
+    mocks, _ = build(args)
+    services = {
+        service.inputs["metadata"]["name"]: service.inputs["metadata"]["annotations"]
+        for service in mocks.of_type("kubernetes:core/v1:Service")
+    }
+    assert set(services) == {"vote", "result", "redis", "db"}
+    assert "pulumi.com/waitFor" in services.pop("vote")
+    for name, found in services.items():
+        assert found.get("pulumi.com/skipAwait") == "true", name

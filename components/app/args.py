@@ -21,6 +21,7 @@ from components.units.specs import (
     PullPolicy,
     Resources,
     Scale,
+    ServiceAwait,
     Spread,
 )
 
@@ -94,6 +95,8 @@ class VotingAppArgs:
       default kwok.
     spread: how the pods of units that can run more than one spread over nodes and zones;
       default `Spread()` (prefer other nodes, never block scheduling for it).
+    service_await: what `pulumi up` waits for on every unit's Service; default
+      `ServiceAwait.ENDPOINTS` (the provider's own wait).
     """
 
     namespace: str
@@ -103,6 +106,7 @@ class VotingAppArgs:
     node_address: str = "localhost"
     cluster_type: ClusterType = ClusterType.KWOK
     spread: Spread = Spread()
+    service_await: ServiceAwait = ServiceAwait.ENDPOINTS
     vote: WebUnitArgs = WebUnitArgs(image=DEFAULT_IMAGES["vote"])
     result: WebUnitArgs = WebUnitArgs(image=DEFAULT_IMAGES["result"])
     worker: WorkerArgs = WorkerArgs()

@@ -149,7 +149,7 @@ class VotingApp(pulumi.ComponentResource):
         self.units = {
             unit: self._kind(unit)(
                 self._child_name(unit),
-                replace(args_of_unit, object_name=unit),
+                replace(args_of_unit, object_name=unit, service_await=args.service_await),
                 self._child_opts(unit, depends_on=[self.quota, self.limit_range]),
             )
             for unit, args_of_unit in unit_args.items()

@@ -52,6 +52,7 @@ from components.units.specs import (
     PullPolicy,
     Resources,
     Scale,
+    ServiceAwait,
     Spread,
     WhenUnsatisfiable,
     node_port_problem,
@@ -101,6 +102,11 @@ def parse_stack_config(
     option_b = top.text("optionB", "Dogs")
     db_password = _db_password(top, secret_keys)
     spread = read_object(top, "spread", _spread)
+    awaited = top.choice("serviceAwait", ServiceAwait.ENDPOINTS, [a.value for a in ServiceAwait])
+    # A value not allowed is reported (above); the default stands in until the report is raised.
+    service_await = (
+        ServiceAwait(awaited) if awaited in set(ServiceAwait) else ServiceAwait.ENDPOINTS
+    )
     node_ports = node_port_range(cluster.type)
     vote = read_object(top, "vote", lambda unit: _web_unit(unit, "vote", node_ports))
     result = read_object(top, "result", lambda unit: _web_unit(unit, "result", node_ports))
@@ -123,6 +129,7 @@ def parse_stack_config(
             node_address=cluster.node_address,
             cluster_type=cluster.type,
             spread=spread,
+            service_await=service_await,
             vote=vote,
             result=result,
             worker=worker,

@@ -21,6 +21,7 @@ from components.units.specs import (
     RollingUpdate,
     Scale,
     SecurityProfile,
+    ServiceAwait,
     Shutdown,
     Spread,
     UpdateStrategy,
@@ -59,6 +60,8 @@ class ServiceDeploymentArgs:
       drop requests while pods are replaced drain for a few seconds first.
     security: pod and container security context; default `SecurityProfile()`.
     exposure: the Service; default ClusterIP. Needs a port unless its type is `None`.
+    service_await: what `pulumi up` waits for on the Service; default `ServiceAwait.ENDPOINTS`
+      (the provider's own wait).
     object_name: the Kubernetes name of the unit's objects (workload, ServiceAccount, autoscaler,
       claims, container) and its `app.kubernetes.io/name` label; default the component's name.
       A program that uses a unit twice (two apps, each in its namespace) gives the components
@@ -91,6 +94,7 @@ class ServiceDeploymentArgs:
     shutdown: Shutdown = Shutdown()
     security: SecurityProfile = SecurityProfile()
     exposure: Exposure = Exposure()
+    service_await: ServiceAwait = ServiceAwait.ENDPOINTS
     object_name: str | None = None
     service_name: str | None = None
     image_pull_policy: PullPolicy | None = None

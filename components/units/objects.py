@@ -7,7 +7,7 @@ import pulumi_kubernetes as k8s
 
 from components.units.args import ServiceDeploymentArgs
 from components.units.metadata import object_metadata
-from components.units.specs import Autoscaling, ClaimVolume, ExposureType
+from components.units.specs import Autoscaling, ClaimVolume, ExposureType, ServiceAwait
 
 
 def service_account(
@@ -59,6 +59,22 @@ def claim_spec(volume: ClaimVolume) -> k8s.core.v1.PersistentVolumeClaimSpecArgs
     )
 
 
+# The provider's documented annotations (pulumi-kubernetes' pkg/metadata).
+SKIP_AWAIT = {"pulumi.com/skipAwait": "true"}
+WAIT_FOR_ADDRESS = {"pulumi.com/waitFor": "jsonpath={.status.loadBalancer.ingress}"}
+
+
+def service_await_annotations(
+    exposure_type: ExposureType, service_await: ServiceAwait
+) -> dict[str, str]:
+    """What tells the provider to wait for less than its own Service await (ServiceAwait)."""
+    if service_await is ServiceAwait.ENDPOINTS:
+        return {}
+    if exposure_type is ExposureType.LOAD_BALANCER:
+        return WAIT_FOR_ADDRESS
+    return SKIP_AWAIT
+
+
 def unit_service(
     name: str,
     args: ServiceDeploymentArgs,
@@ -69,9 +85,10 @@ def unit_service(
     if args.exposure.type is ExposureType.NONE or args.port is None:
         return None
     service_name = args.service_name or args.object_name or name
+    annotations = service_await_annotations(args.exposure.type, args.service_await)
     return k8s.core.v1.Service(
         f"{name}-service",
-        metadata=object_metadata(service_name, args.namespace, labels),
+        metadata=object_metadata(service_name, args.namespace, labels, annotations),
         spec=k8s.core.v1.ServiceSpecArgs(
             type=args.exposure.type.value,
             selector=selector,

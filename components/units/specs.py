@@ -38,6 +38,20 @@ class Exposure:
     node_address: str = "localhost"
 
 
+class ServiceAwait(StrEnum):
+    """What `pulumi up` waits for on a unit's Service before it calls the Service ready.
+
+    ENDPOINTS: the Kubernetes provider's own wait: endpoints for the Service that have not
+      changed for 10 s (the provider's fixed settle), and a LoadBalancer's address.
+    ADDRESS: only a LoadBalancer's address (`pulumi.com/waitFor`); a ClusterIP or NodePort
+      Service is not waited for (`pulumi.com/skipAwait`). The workload's own wait still holds
+      `up` until every pod is Available; the endpoints follow its Ready pods within a second.
+    """
+
+    ENDPOINTS = "endpoints"
+    ADDRESS = "address"
+
+
 def node_port_problem(exposure: Exposure, allowed: tuple[int, int] | None = None) -> str | None:
     """What a node port must be that `exposure`'s is not, or None when it is fine: only with
     type NodePort, and within `allowed`, the cluster's NodePort range, when it is given."""

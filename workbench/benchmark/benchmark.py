@@ -42,6 +42,7 @@ from typing import Any
 
 import pulumi.automation as auto
 
+from tools.lib.local_stack import prod_on_real_node
 from tools.lib.project_copy import (
     LOCAL_CONTEXT,
     LOCAL_KUBECONFIG,
@@ -50,6 +51,7 @@ from tools.lib.project_copy import (
     link_workbench,
     point_at_local_cluster,
 )
+from workbench.settings import PASSPHRASES
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -124,21 +126,21 @@ def pulumi_objects(workdir: Path, namespace: str | Callable[[str], str]) -> Path
 
 
 def bench_stack(
-    workdir: Path, edit: Callable[[dict[str, Any]], None], policy: bool = True
+    workdir: Path, edit: Callable[[dict[str, Any]], None], policy: bool = True, stack: str = STACK
 ) -> tuple[str, ...]:
     """A copy of the program in `workdir` with the stack's config edited, a file backend and the
     stack of its own; returns its `pulumi up` command (with the policy pack, as every preview and
     up of the project's commands, unless `policy` is False)."""
-    copy_program(ROOT, workdir, [STACK])
-    edit_stack_config(workdir, STACK, edit)
+    copy_program(ROOT, workdir, [stack])
+    edit_stack_config(workdir, stack, edit)
     (workdir / "state").mkdir()
     os.environ["PULUMI_BACKEND_URL"] = f"file://{workdir / 'state'}"
-    run("pulumi", "stack", "init", STACK, "--non-interactive", cwd=workdir)
+    run("pulumi", "stack", "init", stack, "--non-interactive", cwd=workdir)
     return (
         "pulumi",
         "up",
         "--stack",
-        STACK,
+        stack,
         "--yes",
         "--skip-preview",
         "--suppress-progress",
@@ -199,6 +201,12 @@ def main() -> None:
     print(f"ratio pulumi up / fair baseline:                  {first_up / fair_seconds:.1f}x")
     with tempfile.TemporaryDirectory() as temp:
         breakdown(Path(temp))
+    service_await_figures(
+        "dev, pods simulated",
+        STACK,
+        lambda config: point_at_local_cluster(config, "bench-await"),
+        answers=False,
+    )
     commands()
     scaling()
     real_up, first_vote, main_job_rerun = real_node_figures()
@@ -621,6 +629,56 @@ def answer(url: str, data: bytes | None = None) -> str | None:
         return None
 
 
+def service_await_figures(
+    label: str, stack: str, edit: Callable[[dict[str, Any]], None], answers: bool
+) -> None:
+    """`pulumi up` from empty with each `serviceAwait` (the provider's Service await, and only a
+    LoadBalancer's address), and with `answers` the time from the start of that up until both
+    exported URLs answer a GET; best of 2 each."""
+    figures = []
+    for service_await in ("endpoints", "address"):
+        best: tuple[float, float] | None = None
+        for _ in range(2):
+            with tempfile.TemporaryDirectory() as temp:
+                workdir = Path(temp)
+
+                def config(values: dict[str, Any], mode: str = service_await) -> None:
+                    edit(values)
+                    values["voting-app:serviceAwait"] = mode
+
+                up = bench_stack(workdir, config, stack=stack)
+                start = time.perf_counter()
+                run(*up, cwd=workdir)
+                took = time.perf_counter() - start
+                outputs = json.loads(
+                    run("pulumi", "stack", "output", "--json", "--stack", stack, cwd=workdir)
+                )
+                while answers and time.perf_counter() - start < took + 120:
+                    if all(answer(outputs[f"{unit}_url"]) for unit in ("vote", "result")):
+                        break
+                    time.sleep(0.1)
+                answered = time.perf_counter() - start
+                run(
+                    "pulumi",
+                    "destroy",
+                    "--stack",
+                    stack,
+                    "--yes",
+                    "--suppress-progress",
+                    cwd=workdir,
+                )
+                namespace = outputs["namespace"]
+                kubectl("delete", "namespace", namespace, "--ignore-not-found", "--wait=true")
+            if best is None or took < best[0]:
+                best = (took, answered)
+        assert best is not None
+        figures.append(
+            f"{service_await} {best[0]:.1f} s"
+            + (f" (both URLs answered at {best[1]:.1f} s)" if answers else "")
+        )
+    print(f"pulumi up from empty, {label}, by serviceAwait: {'; '.join(figures)}")
+
+
 READY_FIGURES = re.compile(r"rolled out \(([\d.]+) s\)|answered in ([\d.]+) s")
 
 
@@ -653,14 +711,29 @@ def real_node_figures() -> tuple[float, float, float]:
     rerun (tools/up, best of 3)."""
     run(str(ROOT / "workbench" / "control-plane" / "cluster"), "start", "--real-node")
     try:
-        # Before the checkout's own tools/up below, whose stack local takes the same node ports.
-        for args in ((), ("--prod",)):
-            figure = main_job_from_empty(*args)
-            print(f"main job from empty, tools/up {' '.join(args)}: {figure}".replace("  ", " "))
         refs = run(
             str(ROOT / "workbench" / "images" / "build"), "vote", "result", "worker", "redis", "db"
         )
         images = dict(line.split("=", 1) for line in refs.splitlines() if "=" in line)
+
+        def dev_on_node(config: dict[str, Any]) -> None:
+            point_at_local_cluster(config, "bench-await-dev", REAL_NODE_PORTS)
+            for unit, image in images.items():
+                config[f"voting-app:{unit}"]["image"] = image
+
+        def prod_on_node(config: dict[str, Any]) -> None:
+            point_at_local_cluster(config, "bench-await-prod")
+            for unit, image in images.items():
+                config[f"voting-app:{unit}"]["image"] = image
+            prod_on_real_node(config)
+
+        service_await_figures("dev on the real node", STACK, dev_on_node, answers=True)
+        with environment(PULUMI_CONFIG_PASSPHRASE=PASSPHRASES["prod"]):
+            service_await_figures("prod-like on the real node", "prod", prod_on_node, answers=True)
+        # Before the checkout's own tools/up below, whose stack local takes the same node ports.
+        for args in ((), ("--prod",)):
+            figure = main_job_from_empty(*args)
+            print(f"main job from empty, tools/up {' '.join(args)}: {figure}".replace("  ", " "))
         with tempfile.TemporaryDirectory() as temp:
             workdir = Path(temp)
 
