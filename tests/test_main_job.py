@@ -89,12 +89,17 @@ def test_local_is_dev_with_its_own_node_ports(tmp_path: Path) -> None:
     assert parsed.app.vote.image == IMAGES["vote"]
 
 
-def test_a_namespace_from_the_environment_replaces_the_stack_s(
+def test_a_deployment_beside_a_person_s_has_its_own_namespace_and_node_ports(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("VOTING_APP_NAMESPACE", "it-beside")
     _, parsed = _written(tmp_path, "prod")
     assert parsed.app.namespace == "it-beside"
+    # Beside a person's deployment, dev's copy leaves its fixed node ports to it.
+    _, parsed = _written(tmp_path, "dev")
+    assert parsed.app.namespace == "it-beside"
+    assert parsed.app.vote.exposure.node_port is None
+    assert parsed.app.result.exposure.node_port is None
 
 
 # --- what `up` waits for -------------------------------------------------------------------------

@@ -24,18 +24,15 @@ from typing import Any
 import pytest
 
 from tests.e2e.load import RequestLoop
+from tests.e2e.main_job_on_node import ROLLED_OUT, URL_LINE, MainJobOnNode, main_job_on_node
 from tests.e2e.real_node import http, ready, results
-from tests.integration.cluster import delete_namespaces, get_json, kubectl, live
-from tests.integration.main_job import MainJob
+from tests.integration.cluster import kubectl
 from tests.quantities import millicores
-from tests.stack_files import ROOT
 from tests.waiting import wait_until
-from tools.lib.local_stack import STACKS
-from tools.lib.project_copy import StackConfig, copy_program, edit_stack_config, link_workbench
+from tools.lib.project_copy import StackConfig
 from workbench import settings
 
 pytestmark = pytest.mark.e2e
-STACK = STACKS["prod"]
 POOL = ipaddress.ip_network(settings.LOAD_BALANCER_ADDRESSES)
 WEB_UNITS = ("vote", "result")
 SCALE_DOWN_SECONDS = 30
@@ -46,38 +43,9 @@ LOAD_WORKERS = 3
 LOAD_LIMIT = 420.0
 # A step of Pulumi's output that changes an object (its refresh steps say "refresh").
 CHANGE_STEP = re.compile(r"^ [+~-]+ +kubernetes:\S+ \S+ (creating|updating|replacing|deleting) ")
-# A line of tools/up: "vote:   http://127.0.100.1  (answered in 0.0 s)".
-URL_LINE = re.compile(r"^(vote|result): +(\S+)  \(answered in ([\d.]+) s\)$", re.MULTILINE)
 
 
-@dataclass
-class LocalProd:
-    job: MainJob
-    output: str  # what the first tools/up --prod printed
-    took: float
-
-    @property
-    def namespace(self) -> str:
-        return self.job.namespace
-
-    def up(self) -> tuple[str, float]:
-        """`tools/up --prod` again: its output and how long it took; it must succeed."""
-        started = time.monotonic()
-        run = self.job.run("--prod", timeout=900, VOTING_APP_NAMESPACE=self.namespace)
-        assert run.returncode == 0, run.stdout[-4000:]
-        return run.stdout, time.monotonic() - started
-
-    def get(self, *args: str) -> Any:
-        return get_json(*args, "--namespace", self.namespace)
-
-    def pods(self, unit: str) -> list[dict[str, Any]]:
-        return live(self.get("pods", "-l", f"app.kubernetes.io/name={unit}")["items"])
-
-    def urls(self) -> dict[str, str]:
-        return {unit: url for unit, url, _ in URL_LINE.findall(self.output)}
-
-    def edit(self, change: Any) -> None:
-        edit_stack_config(self.job.project, STACK.source, change)
+LocalProd = MainJobOnNode  # tools/up --prod's stack local-prod, as the tests see it
 
 
 def _slower_scale_down_seen(config: StackConfig) -> None:
@@ -89,36 +57,9 @@ def local_prod(
     images: dict[str, str], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LocalProd]:
     del images  # built, and the real node checked, by the session's fixture
-    project: Path = tmp_path_factory.mktemp("e2e-local-prod") / "project"
-    project.mkdir()
-    copy_program(ROOT, project, [STACK.source])
-    link_workbench(project)
-    edit_stack_config(project, STACK.source, _slower_scale_down_seen)
-    namespace = f"it-lprod-{secrets.token_hex(3)}"
-    job = MainJob(project, namespace, STACK.name, settings.PASSPHRASES[STACK.source])
-    try:
-        app = LocalProd(job, "", 0.0)
-        app.output, app.took = app.up()
+    workdir: Path = tmp_path_factory.mktemp("e2e-local-prod")
+    with main_job_on_node("prod", workdir, _slower_scale_down_seen) as app:
         yield app
-    finally:
-        try:
-            _down(job)
-        finally:
-            # prod keeps its namespace and the db's claim on destroy: removed here, so that the
-            # node's volume is freed for the next test.
-            delete_namespaces(namespace)
-
-
-def _down(job: MainJob) -> None:
-    ran = subprocess.run(
-        [str(job.project / "tools" / "down"), "--prod"],
-        cwd=job.project,
-        env=job.env(VOTING_APP_NAMESPACE=job.namespace),
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert ran.returncode == 0, (ran.stdout + ran.stderr)[-3000:]
 
 
 # --- load balancers and votes ------------------------------------------------------------------
@@ -129,7 +70,7 @@ def test_load_balancer_addresses_answer_when_up_returns(local_prod: LocalProd) -
     tools/up printed had answered before it printed them."""
     printed = {unit: (url, float(took)) for unit, url, took in URL_LINE.findall(local_prod.output)}
     assert set(printed) == set(WEB_UNITS), local_prod.output[-3000:]
-    rolled = re.search(r"rolled out \(([\d.]+) s\)", local_prod.output)
+    rolled = ROLLED_OUT.search(local_prod.output)
     assert rolled, local_prod.output[-3000:]
     lines = [f"\ntools/up --prod from empty: {local_prod.took:.0f} s"]
     lines.append(f"  after pulumi up: rollouts waited {rolled.group(1)} s")
@@ -284,7 +225,7 @@ def test_a_reverted_change_is_rolled_out_when_up_returns(local_prod: LocalProd) 
     assert problems == [], f"when tools/up returned: {problems}"
     assert local_prod.get("deployment", "vote")["spec"]["template"] == original
     waited = [line.strip() for line in output.splitlines() if line.strip().startswith("waiting")]
-    rolled = re.search(r"rolled out \(([\d.]+) s\)", output)
+    rolled = ROLLED_OUT.search(output)
     assert rolled, output[-3000:]
     print(
         f"\nchange: tools/up {forward:.0f} s; revert: tools/up {back:.0f} s, of which"

@@ -7,8 +7,9 @@ the same; only this stack config differs.
     python -m tools.lib.local_stack prod NAME=REFERENCE ...   Pulumi.local-prod.yaml (local-prod)
 
 (NAME=REFERENCE: the lines workbench/images/build prints.) The file is written in the
-current directory. VOTING_APP_NAMESPACE, when set, is the namespace instead of the stack's own
-(a second deployment beside a person's: the tests).
+current directory. VOTING_APP_NAMESPACE, when set, makes a second deployment beside a person's
+(the tests, the benchmark): that namespace instead of the stack's own, and node ports allocated
+by Kubernetes instead of the stack's fixed ones (the URLs say which).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import yaml
 from tools.lib.project_copy import ROOT, StackConfig
 from workbench import settings
 
-AUTOSCALED = ("vote", "result")
+AUTOSCALED = WEB_UNITS = ("vote", "result")
 
 
 def dev_on_real_node(config: StackConfig) -> None:
@@ -75,10 +76,14 @@ def header(stack: LocalStack) -> str:
 def write(stack: LocalStack, images: Mapping[str, str], root: Path = ROOT) -> None:
     document = yaml.safe_load((root / f"Pulumi.{stack.source}.yaml").read_text())
     config = document["config"]
-    config["voting-app:namespace"] = os.environ.get("VOTING_APP_NAMESPACE") or stack.namespace
+    beside = os.environ.get("VOTING_APP_NAMESPACE")
+    config["voting-app:namespace"] = beside or stack.namespace
     for unit, reference in images.items():
         config.setdefault(f"voting-app:{unit}", {})["image"] = reference
     stack.adapt(config)
+    if beside:
+        for unit in WEB_UNITS:
+            config[f"voting-app:{unit}"].get("exposure", {}).pop("nodePort", None)
     (root / stack.file).write_text(header(stack) + yaml.safe_dump(document, sort_keys=False))
 
 

@@ -619,6 +619,7 @@ def scaling_row(workdir: Path, copies: int, settings: dict[str, str] | None = No
 
 
 REAL_NODE_PORTS = {"vote": 30304, "result": 30305}
+UNITS = ("vote", "result", "worker", "redis", "db")
 
 
 def answer(url: str, data: bytes | None = None) -> str | None:
@@ -679,6 +680,44 @@ def service_await_figures(
     print(f"pulumi up from empty, {label}, by serviceAwait: {'; '.join(figures)}")
 
 
+def service_await_on_the_node(images: dict[str, str]) -> None:
+    """service_await_figures for dev and the prod-like config (tools/up --prod's) on the real
+    node, with the test images."""
+
+    def dev_on_node(config: dict[str, Any]) -> None:
+        point_at_local_cluster(config, "bench-await-dev", REAL_NODE_PORTS)
+        for unit, image in images.items():
+            config[f"voting-app:{unit}"]["image"] = image
+
+    def prod_on_node(config: dict[str, Any]) -> None:
+        point_at_local_cluster(config, "bench-await-prod")
+        for unit, image in images.items():
+            config[f"voting-app:{unit}"]["image"] = image
+        prod_on_real_node(config)
+
+    service_await_figures("dev on the real node", STACK, dev_on_node, answers=True)
+    with environment(PULUMI_CONFIG_PASSPHRASE=PASSPHRASES["prod"]):
+        service_await_figures("prod-like on the real node", "prod", prod_on_node, answers=True)
+
+
+def service_await_only() -> None:
+    """`workbench/benchmark/run --service-await`: only the serviceAwait figures."""
+    service_await_figures(
+        "dev, pods simulated",
+        STACK,
+        lambda config: point_at_local_cluster(config, "bench-await"),
+        answers=False,
+    )
+    run(str(ROOT / "workbench" / "control-plane" / "cluster"), "start", "--real-node")
+    try:
+        refs = run(str(ROOT / "workbench" / "images" / "build"), *UNITS)
+        service_await_on_the_node(
+            dict(line.split("=", 1) for line in refs.splitlines() if "=" in line)
+        )
+    finally:
+        run(str(ROOT / "workbench" / "real-node" / "node"), "stop")
+
+
 READY_FIGURES = re.compile(r"rolled out \(([\d.]+) s\)|answered in ([\d.]+) s")
 
 
@@ -716,20 +755,7 @@ def real_node_figures() -> tuple[float, float, float]:
         )
         images = dict(line.split("=", 1) for line in refs.splitlines() if "=" in line)
 
-        def dev_on_node(config: dict[str, Any]) -> None:
-            point_at_local_cluster(config, "bench-await-dev", REAL_NODE_PORTS)
-            for unit, image in images.items():
-                config[f"voting-app:{unit}"]["image"] = image
-
-        def prod_on_node(config: dict[str, Any]) -> None:
-            point_at_local_cluster(config, "bench-await-prod")
-            for unit, image in images.items():
-                config[f"voting-app:{unit}"]["image"] = image
-            prod_on_real_node(config)
-
-        service_await_figures("dev on the real node", STACK, dev_on_node, answers=True)
-        with environment(PULUMI_CONFIG_PASSPHRASE=PASSPHRASES["prod"]):
-            service_await_figures("prod-like on the real node", "prod", prod_on_node, answers=True)
+        service_await_on_the_node(images)
         # Before the checkout's own tools/up below, whose stack local takes the same node ports.
         for args in ((), ("--prod",)):
             figure = main_job_from_empty(*args)
@@ -772,5 +798,7 @@ def real_node_figures() -> tuple[float, float, float]:
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--scaling"]:
         scaling(tuple(int(count) for count in sys.argv[2:]) or COPIES)
+    elif sys.argv[1:2] == ["--service-await"]:
+        service_await_only()
     else:
         main()
