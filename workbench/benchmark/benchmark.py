@@ -209,9 +209,15 @@ def main() -> None:
     )
     commands()
     scaling()
+    real_node_section(first_up)
+
+
+def real_node_section(simulated_up: float | None = None) -> None:
+    """The real node's figures (`workbench/benchmark/run --real-node` prints only these)."""
     real_up, first_vote, main_job_rerun = real_node_figures()
     print(f"pulumi up of dev on the real node, from empty:    {real_up:.1f} s")
-    print(f"  the same up on simulated pods (above):          {first_up:.1f} s")
+    if simulated_up is not None:
+        print(f"  the same up on simulated pods (above):          {simulated_up:.1f} s")
     print(f"from the start of that up to the first counted vote: {first_vote:.1f} s")
     print(f"main job rerun, no change (tools/up, real node, best of 3): {main_job_rerun:.1f} s")
 
@@ -800,5 +806,7 @@ if __name__ == "__main__":
         scaling(tuple(int(count) for count in sys.argv[2:]) or COPIES)
     elif sys.argv[1:2] == ["--service-await"]:
         service_await_only()
+    elif sys.argv[1:2] == ["--real-node"]:
+        real_node_section()
     else:
         main()
