@@ -194,6 +194,35 @@ def test_the_rollout_wait_names_what_did_not_roll_out() -> None:
         ready.wait_for_rollouts(kubectl, "ns", timeout=0, say=lambda _: None)
 
 
+def test_an_api_server_that_goes_away_is_waited_for_then_named(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(ready, "POLL_SECONDS", 0.01)
+    refused = subprocess.CompletedProcess(
+        (), 1, "", "The connection to the server 127.0.0.1:32764 was refused"
+    )
+    answers = [refused, refused]
+
+    def kubectl(*args: str) -> subprocess.CompletedProcess[str]:
+        if answers:
+            return answers.pop(0)
+        return subprocess.CompletedProcess(
+            args, 0, json.dumps({"items": [_deployment(**DONE)]}), ""
+        )
+
+    said: list[str] = []
+    ready.wait_for_rollouts(kubectl, "ns", timeout=5, say=said.append)
+    assert said == ["    waiting (0 s): the API server does not answer"]
+    with pytest.raises(RuntimeError, match="the cluster stopped answering during the update"):
+        ready.wait_for_rollouts(lambda *_: refused, "ns", timeout=0, say=said.append)
+
+
+def test_any_other_kubectl_failure_stops_the_wait_at_once() -> None:
+    forbidden = subprocess.CompletedProcess((), 1, "", 'Error from server (Forbidden): "x"')
+    with pytest.raises(RuntimeError, match="Forbidden"):
+        ready.wait_for_rollouts(lambda *_: forbidden, "ns", timeout=600, say=print)
+
+
 def test_a_failed_rollout_stops_the_wait_at_once() -> None:
     failed = _deployment(conditions=[{"reason": "ProgressDeadlineExceeded", "message": "x"}])
     with pytest.raises(RuntimeError, match="its rollout failed"):

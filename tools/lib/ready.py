@@ -75,6 +75,20 @@ def _failed_rollout(problem: str) -> bool:
 
 
 Kubectl = Callable[..., subprocess.CompletedProcess[str]]
+# What kubectl says when the API server does not answer (a restart, a network blip): waited out.
+UNREACHABLE = (
+    "The connection to the server",
+    "connection refused",
+    "Unable to connect",
+    "i/o timeout",
+    "TLS handshake timeout",
+    "ServiceUnavailable",
+    "EOF",
+)
+
+
+class UnreachableError(RuntimeError):
+    """The API server did not answer."""
 
 
 def kubectl_in(context: str | None) -> Kubectl:
@@ -90,7 +104,9 @@ def kubectl_in(context: str | None) -> Kubectl:
 def workloads(kubectl: Kubectl, namespace: str) -> list[dict[str, Any]]:
     listed = kubectl("get", "deployments,statefulsets", "--namespace", namespace, "-o", "json")
     if listed.returncode != 0:
-        raise RuntimeError(f"cannot list the workloads of {namespace}: {listed.stderr.strip()}")
+        said = listed.stderr.strip().splitlines()[-1:] or ["no output"]
+        error = UnreachableError if any(s in said[0] for s in UNREACHABLE) else RuntimeError
+        raise error(f"cannot list the workloads of {namespace}: {said[0]}")
     items: list[dict[str, Any]] = json.loads(listed.stdout)["items"]
     return items
 
@@ -102,16 +118,29 @@ def wait_for_rollouts(
     say: Callable[[str], None] = print,
 ) -> float:
     """Waits until every workload of `namespace` has rolled out; the seconds it took. Raises
-    RuntimeError naming every workload that did not within `timeout`, or whose rollout failed."""
+    RuntimeError naming every workload that did not within `timeout`, or whose rollout failed.
+    An API server that does not answer is waited for within the same bound."""
     start = time.monotonic()
     said, said_at = "", start
     while True:
+        elapsed = time.monotonic() - start
+        try:
+            listed = workloads(kubectl, namespace)
+        except UnreachableError as error:
+            if elapsed > timeout:
+                raise RuntimeError(
+                    f"the cluster stopped answering during the update ({error}). Nothing is"
+                    " lost: start it again (the local one: workbench/control-plane/cluster"
+                    " start) and run tools/up again"
+                ) from error
+            said, said_at = _progress(say, elapsed, "the API server does not answer", said, said_at)
+            time.sleep(POLL_SECONDS)
+            continue
         pending = {
             f"{item['kind'].lower()}/{item['metadata']['name']}": problem
-            for item in workloads(kubectl, namespace)
+            for item in listed
             if (problem := rollout_problem(item)) is not None
         }
-        elapsed = time.monotonic() - start
         if not pending:
             return elapsed
         failed = {name: problem for name, problem in pending.items() if _failed_rollout(problem)}
@@ -122,11 +151,19 @@ def wait_for_rollouts(
                 f" (kubectl describe --namespace {namespace} <workload>, and its pods' events)"
             )
         line = ", ".join(f"{name} {problem}" for name, problem in sorted(pending.items()))
-        now = time.monotonic()
-        if line != said or now - said_at >= PROGRESS_SECONDS:
-            say(f"    waiting ({elapsed:.0f} s): {line}")
-            said, said_at = line, now
+        said, said_at = _progress(say, elapsed, line, said, said_at)
         time.sleep(POLL_SECONDS)
+
+
+def _progress(
+    say: Callable[[str], None], elapsed: float, line: str, said: str, said_at: float
+) -> tuple[str, float]:
+    """Says `line` when it differs from the last one said, or that one is PROGRESS_SECONDS old."""
+    now = time.monotonic()
+    if line != said or now - said_at >= PROGRESS_SECONDS:
+        say(f"    waiting ({elapsed:.0f} s): {line}")
+        return line, now
+    return said, said_at
 
 
 def fetch(url: str, timeout: float = 5) -> str | None:
