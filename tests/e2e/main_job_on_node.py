@@ -87,8 +87,10 @@ def main_job_on_node(
     if edit is not None:
         edit_stack_config(project, source, edit)
     namespace = f"it-{stack.name}-{secrets.token_hex(3)}"
-    job = MainJob(project, namespace, stack.name, settings.PASSPHRASES[source])
-    app = MainJobOnNode(job, stack, ("--prod",) if source == "prod" else ())
+    # Stack local is tools/up with no option at all, which MainJob must not read as its default.
+    options = ("--prod",) if source == "prod" else ()
+    job = MainJob(project, namespace, stack.name, settings.PASSPHRASES[source], options)
+    app = MainJobOnNode(job, stack, options)
     try:
         app.output, app.took = app.up()
         yield app

@@ -38,6 +38,8 @@ class MainJob:
     namespace: str
     stack: str = "dev"
     passphrase: str = PASSPHRASE
+    # tools/up's (and tools/down's) options when a call names none: the simulated dev stack.
+    options: tuple[str, ...] = ("--simulated",)
 
     def env(self, **extra: str) -> dict[str, str]:
         env = {
@@ -48,11 +50,11 @@ class MainJob:
         return {**env, "PULUMI_CONFIG_PASSPHRASE": self.passphrase, **extra}
 
     def start(self, *args: str, **env: str) -> subprocess.Popen[str]:
-        """`tools/up ARGS` (default `--simulated`) in the background, in a process group of its
+        """`tools/up ARGS` (default: the job's options) in the background, in a process group of its
         own (so a signal reaches it, the CLI and its plugins, as a terminal's Ctrl-C or a CI
         cancel does)."""
         return subprocess.Popen(
-            [str(self.project / "tools" / "up"), *(args or ("--simulated",))],
+            [str(self.project / "tools" / "up"), *(args or self.options)],
             cwd=self.project,
             env=self.env(**env),
             stdout=subprocess.PIPE,
