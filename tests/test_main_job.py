@@ -17,7 +17,7 @@ from components.app.args import VotingAppArgs
 from components.cluster.target import ClusterType
 from components.stack.config import StackConfig, parse_stack_config
 from components.units.quantities import cpu_millicores
-from components.units.specs import ExposureType, replica_range
+from components.units.specs import ExposureType, ServiceAwait, replica_range
 from tests.stack_files import ROOT, cli_config, stack_secret_keys
 from tools.lib import local_stack, ready
 from workbench import settings
@@ -80,6 +80,16 @@ def test_local_prod_at_its_most_fits_the_node_s_two_cores(tmp_path: Path) -> Non
         json.loads(json.dumps(cli_config(values))), stack_secret_keys("prod"), "prod"
     )
     assert _most_millicores(prod.app) > NODE_MILLICORES - COREDNS_MILLICORES
+
+
+def test_local_stacks_leave_the_services_wait_to_tools_up(tmp_path: Path) -> None:
+    """tools/up waits for every URL to answer, which the provider's endpoint settle cannot add to;
+    the committed stacks, deployed by a person's own `pulumi up`, keep the provider's wait."""
+    for source in ("dev", "prod"):
+        committed = yaml.safe_load((ROOT / f"Pulumi.{source}.yaml").read_text())["config"]
+        assert "voting-app:serviceAwait" not in committed
+        _, parsed = _written(tmp_path, source)
+        assert parsed.app.service_await is ServiceAwait.ADDRESS
 
 
 def test_local_is_dev_with_its_own_node_ports(tmp_path: Path) -> None:

@@ -12,8 +12,10 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.real_node import node_env
+from tests.integration.cluster import delete_namespaces, get_json, kubectl
 from tests.stack_files import ROOT
 from tests.waiting import wait_until
+from workbench import settings
 
 pytestmark = pytest.mark.e2e
 CLUSTER = str(ROOT / "workbench" / "control-plane" / "cluster")
@@ -67,3 +69,69 @@ def test_a_killed_coredns_is_named_or_restored() -> None:
     assert named
     _restored_by_a_start("coredns")
     assert _pids("coredns -conf") not in ([], [pid])
+
+
+def _volumes() -> dict[str, tuple[str, str | None, bool]]:
+    """The node's static volumes: name -> (phase, bound claim, on its way out)."""
+    found = get_json("pv", "-l", "voting-app/node=real")["items"]
+    return {
+        volume["metadata"]["name"]: (
+            volume["status"]["phase"],
+            (volume["spec"].get("claimRef") or {}).get("name"),
+            "deletionTimestamp" in volume["metadata"],
+        )
+        for volume in found
+    }
+
+
+CLAIMED = """
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: kept, namespace: NAMESPACE}
+spec:
+  storageClassName: CLASS
+  accessModes: [ReadWriteOnce]
+  resources: {requests: {storage: 1Gi}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: holder, namespace: NAMESPACE}
+spec:
+  containers:
+    - {name: holder, image: IMAGE, volumeMounts: [{name: data, mountPath: /data}]}
+  volumes: [{name: data, persistentVolumeClaim: {claimName: kept}}]
+"""
+
+
+def test_a_killed_kubelet_restarts_the_node_and_its_volumes_stay(images: dict[str, str]) -> None:
+    """The kubelet gone, the supervisor stops containerd too: the health check names it, the next
+    start restarts the whole node, and the node's volumes come back as they were: a bound one
+    still bound to its claim, none left on its way out, none missing."""
+    namespace = "it-node-volumes"
+    before = _volumes()
+    kubectl("create", "namespace", namespace)
+    try:
+        manifest = (
+            CLAIMED.replace("NAMESPACE", namespace)
+            .replace("CLASS", settings.LOCAL_STORAGE_CLASS)
+            .replace("IMAGE", images["redis"])
+        )
+        kubectl("apply", "-f", "-", input=manifest)
+        kubectl("wait", "pod/holder", "-n", namespace, "--for=condition=Ready", "--timeout=100s")
+        bound = {name for name, (_, claim, _) in _volumes().items() if claim == "kept"}
+        assert len(bound) == 1, _volumes()
+        (kubelet,) = _pids(f"kubelet --config {node_env()['NODE_DIR']}")
+        os.kill(kubelet, signal.SIGKILL)
+        wait_until(
+            "the health check to name the kubelet", lambda: "kubelet:" in _health().stdout, 60
+        )
+        _restored_by_a_start("kubelet")
+        after = _volumes()
+        assert set(after) == set(before), (before, after)
+        assert not [name for name, (_, _, leaving) in after.items() if leaving], after
+        assert {name for name, (_, claim, _) in after.items() if claim == "kept"} == bound, after
+        print(f"volumes after the restart: {sorted(after.items())}")
+    finally:
+        delete_namespaces(namespace)
+        # A start gives the volume, its claim gone, back to the tests after this one.
+        _run(CLUSTER, "start", "--real-node")

@@ -1,7 +1,8 @@
 """Writes the stack file of one of the main job's stacks on the local cluster's real node: a
 committed stack's config (its encrypted password included) with the test images
 (workbench/images/build) instead of the stock ones, which cannot be pulled here. The program is
-the same; only this stack config differs.
+the same; only this stack config differs. Its Services wait for a LoadBalancer's address only
+(serviceAwait address): tools/up then waits for the rollouts and for each URL to answer.
 
     python -m tools.lib.local_stack dev NAME=REFERENCE ...    Pulumi.local.yaml (stack local)
     python -m tools.lib.local_stack prod NAME=REFERENCE ...   Pulumi.local-prod.yaml (local-prod)
@@ -81,6 +82,9 @@ def write(stack: LocalStack, images: Mapping[str, str], root: Path = ROOT) -> No
     for unit, reference in images.items():
         config.setdefault(f"voting-app:{unit}", {})["image"] = reference
     stack.adapt(config)
+    # tools/up prints a URL only once it has answered (tools/lib/ready.py), a stronger promise
+    # than the provider's 10 s endpoint settle, which it spares (docs/performance.md).
+    config["voting-app:serviceAwait"] = "address"
     if beside:
         for unit in WEB_UNITS:
             config[f"voting-app:{unit}"].get("exposure", {}).pop("nodePort", None)
