@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 import pulumi.automation as auto
+import yaml
 
 from tools.lib.local_stack import prod_on_real_node
 from tools.lib.project_copy import (
@@ -654,28 +655,25 @@ def service_await_figures(
                     values["voting-app:serviceAwait"] = mode
 
                 up = bench_stack(workdir, config, stack=stack)
-                start = time.perf_counter()
-                run(*up, cwd=workdir)
-                took = time.perf_counter() - start
-                outputs = json.loads(
-                    run("pulumi", "stack", "output", "--json", "--stack", stack, cwd=workdir)
-                )
-                while answers and time.perf_counter() - start < took + 120:
-                    if all(answer(outputs[f"{unit}_url"]) for unit in ("vote", "result")):
-                        break
-                    time.sleep(0.1)
-                answered = time.perf_counter() - start
-                run(
-                    "pulumi",
-                    "destroy",
-                    "--stack",
-                    stack,
-                    "--yes",
-                    "--suppress-progress",
-                    cwd=workdir,
-                )
-                namespace = outputs["namespace"]
-                kubectl("delete", "namespace", namespace, "--ignore-not-found", "--wait=true")
+                written = yaml.safe_load((workdir / f"Pulumi.{stack}.yaml").read_text())
+                namespace = written["config"]["voting-app:namespace"]
+                try:
+                    start = time.perf_counter()
+                    run(*up, cwd=workdir)
+                    took = time.perf_counter() - start
+                    outputs = json.loads(
+                        run("pulumi", "stack", "output", "--json", "--stack", stack, cwd=workdir)
+                    )
+                    while answers and time.perf_counter() - start < took + 120:
+                        if all(answer(outputs[f"{unit}_url"]) for unit in ("vote", "result")):
+                            break
+                        time.sleep(0.1)
+                    answered = time.perf_counter() - start
+                    destroy = ("destroy", "--stack", stack, "--yes", "--suppress-progress")
+                    run("pulumi", *destroy, cwd=workdir)
+                finally:
+                    # Also after a failed up: nothing of the run is left (prod keeps its claim).
+                    kubectl("delete", "namespace", namespace, "--ignore-not-found", "--wait=true")
             if best is None or took < best[0]:
                 best = (took, answered)
         assert best is not None
