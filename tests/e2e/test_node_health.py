@@ -43,6 +43,21 @@ def _pids(pattern: str) -> list[int]:
     return [int(pid) for pid in found.stdout.split()]
 
 
+def test_a_start_without_room_on_the_disk_names_it() -> None:
+    """Asked for more free space than the disk has, a start fails at once naming the disk, before
+    it changes anything (the running node stays healthy)."""
+    started = subprocess.run(
+        [NODE, "start"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "VOTING_APP_NODE_MIN_FREE_PERCENT": "101"},
+    )
+    assert started.returncode == 1, started.stdout + started.stderr
+    assert "GiB are free on /" in started.stderr, started.stderr
+    assert "a start needs 101%" in started.stderr, started.stderr
+
+
 @pytest.mark.usefixtures("images")
 def test_a_killed_kube_router_is_named_and_restored() -> None:
     assert _health().stdout.strip() == "healthy"
