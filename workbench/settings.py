@@ -34,6 +34,8 @@ LOCAL_PROD_NAMESPACE = SETTINGS["LOCAL_PROD_NAMESPACE"]
 LOCAL_PROD_MAX_REPLICAS = int(SETTINGS["LOCAL_PROD_MAX_REPLICAS"])
 LOCAL_STORAGE_CLASS = SETTINGS["LOCAL_STORAGE_CLASS"]
 NODE_NAME = SETTINGS["NODE_NAME"]
+# Selects the real node and its volumes (kwok's simulated nodes carry no such label).
+REAL_NODE_SELECTOR = f"{SETTINGS['REAL_NODE_LABEL']}=real"
 _low, _high = SETTINGS["NODE_PORT_RANGE"].split("-")
 NODE_PORT_RANGE = (int(_low), int(_high))
 # MetalLB's pool for LoadBalancer Services on the local cluster (loopback).

@@ -88,7 +88,7 @@ def test_a_killed_coredns_is_named_or_restored() -> None:
 
 def _volumes() -> dict[str, tuple[str, str | None, bool]]:
     """The node's static volumes: name -> (phase, bound claim, on its way out)."""
-    found = get_json("pv", "-l", "voting-app/node=real")["items"]
+    found = get_json("pv", "-l", settings.REAL_NODE_SELECTOR)["items"]
     return {
         volume["metadata"]["name"]: (
             volume["status"]["phase"],
