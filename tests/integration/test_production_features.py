@@ -143,8 +143,10 @@ def test_the_autoscaler_scales_vote_up_under_load_and_back_down(app: App) -> Non
     started = time.monotonic()
     counts: list[tuple[int, int]] = []
 
-    def under_load(cpu: str, done: Callable[[], bool]) -> Callable[[], bool]:
-        """`done`, checked after each pass that gives every vote pod `cpu` of simulated use."""
+    def under_load(cpu: str, done: Callable[[int], bool]) -> Callable[[], bool]:
+        """`done` of vote's replicas, read once after each pass that gives every vote pod `cpu`
+        of simulated use: the count recorded is the one judged (the autoscaler may move between
+        two reads)."""
 
         def load_then_check() -> bool:
             # New pods get the same load as they appear (bounded: one pass per 5 s).
@@ -160,20 +162,21 @@ def test_the_autoscaler_scales_vote_up_under_load_and_back_down(app: App) -> Non
                         app.namespace,
                         check=False,
                     )
-            counts.append((round(time.monotonic() - started), app.replicas("vote")))
-            return done()
+            replicas = app.replicas("vote")
+            counts.append((round(time.monotonic() - started), replicas))
+            return done(replicas)
 
         return load_then_check
 
     top = VOTE_SCALE["maxReplicas"]
-    at_top = under_load("150m", lambda: app.replicas("vote") == top)
+    at_top = under_load("150m", lambda replicas: replicas == top)
     wait_until("scale up to the maximum", at_top, 240, 5)
     wait_until("every pod scheduled", lambda: len(app.pods("vote")) == top, 60, 5)
     placement = _placement(app.pods("vote"))
     zones = _assert_spread(app, placement)
     print(f"\nvote at its maximum: {placement} (per zone {dict(zones)})")
     bottom = VOTE_SCALE["minReplicas"]
-    at_bottom = under_load("1m", lambda: app.replicas("vote") == bottom)
+    at_bottom = under_load("1m", lambda replicas: replicas == bottom)
     wait_until("scale down to the minimum", at_bottom, 240, 5)
     print(f"vote replicas over time (s, replicas): {counts}")
     assert max(count for _, count in counts) == top
