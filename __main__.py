@@ -27,6 +27,8 @@ def main() -> None:
     except ConfigError as error:
         # RunError ends the program with the message alone: no traceback, nothing registered.
         raise pulumi.RunError(str(error)) from error
+    for note in config.notes:
+        pulumi.log.warn(note)
 
     provider = cluster_provider("cluster", config.cluster)
     app = VotingApp("voting-app", config.app, pulumi.ResourceOptions(provider=provider))

@@ -68,3 +68,16 @@ def cli_config(values: dict[str, Any]) -> dict[str, str]:
     }
     merged.update(values)
     return {key: encode(value) for key, value in merged.items()}
+
+
+def set_path(values: dict[str, Any], path: str, value: Any) -> None:
+    """Set `value` at `path` ('vote.exposure.nodePort') in a stack's values (full `project:key`
+    names), making the objects on the way."""
+    top, *rest = path.split(".")
+    if not rest:
+        values[f"{PROJECT}:{top}"] = value
+        return
+    node = values.setdefault(f"{PROJECT}:{top}", {})
+    for part in rest[:-1]:
+        node = node.setdefault(part, {})
+    node[rest[-1]] = value

@@ -34,6 +34,8 @@ from components.units.endpoints import PENDING, load_balancer_url
             80,
             "http://h",
         ),
+        ({"loadBalancer": {"ingress": [{"ip": "2001:db8::7"}]}}, 80, "http://[2001:db8::7]"),
+        ({"loadBalancer": {"ingress": [{"ip": "2001:db8::7"}]}}, 81, "http://[2001:db8::7]:81"),
     ],
 )
 def test_load_balancer_url(status: Any, port: int, url: str) -> None:

@@ -91,6 +91,10 @@ def test_a_compliant_deployment_passes_every_rule() -> None:
     [
         (rules.pinned_images, deployment(image="nginx"), "not pinned"),
         (rules.pinned_images, deployment(image="nginx:latest"), "not pinned"),
+        # The whole string, ASCII only: `$` alone would let a final newline through.
+        (rules.pinned_images, deployment(image="nginx:1.25\n"), "not pinned"),
+        (rules.pinned_images, deployment(image="nginx:1.25 "), "not pinned"),
+        (rules.pinned_images, deployment(image="ng\u0131nx:1.25"), "not pinned"),
         (rules.requests_and_limits, deployment(resources={"limits": {"cpu": "1"}}), "no requests"),
         (rules.requests_and_limits, deployment(resources={"requests": {"cpu": "1"}}), "memory"),
         (rules.readiness_probes, deployment(readinessProbe=None), "no readinessProbe"),

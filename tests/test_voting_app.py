@@ -98,10 +98,32 @@ def test_the_namespace_records_the_cluster_type_and_pod_security() -> None:
     assert labels["pod-security.kubernetes.io/audit"] == "restricted"
 
 
-def test_the_default_client_auth_refuses_the_stock_images_before_registration() -> None:
-    # scram-sha-256 is the default; the stock worker and result cannot do it (nor send a password).
+def test_the_default_client_auth_is_what_the_stock_images_can_do() -> None:
+    # The stock worker and result can only log in with trust: with no client_auth, that is the
+    # db's method, and a stock app from the defaults alone works.
+    mocks, _ = build(VotingAppArgs(namespace="team", db_password=pulumi.Output.secret("pw")))
+    env = {e["name"]: e.get("value") for e in db_pod(mocks)["containers"][0]["env"]}
+    assert env["POSTGRES_HOST_AUTH_METHOD"] == "trust"
+    hba = db_config(mocks)["data"]["pg_hba.conf"]
+    assert "host    all       all   all           trust\n" in hba
+
+
+def test_the_default_client_auth_is_scram_with_images_the_project_does_not_know() -> None:
+    mocks, _ = build(
+        VotingAppArgs(namespace="team", db_password=pulumi.Output.secret("pw"), **OWN_IMAGES)
+    )
+    env = {e["name"]: e.get("value") for e in db_pod(mocks)["containers"][0]["env"]}
+    assert env["POSTGRES_HOST_AUTH_METHOD"] == "scram-sha-256"
+
+
+def test_scram_with_the_stock_images_is_refused_before_registration() -> None:
+    # The stock worker and result cannot do SCRAM (nor send a password).
     mocks = VotingMocks()
-    args = VotingAppArgs(namespace="team", db_password=pulumi.Output.secret("pw"))
+    args = VotingAppArgs(
+        namespace="team",
+        db_password=pulumi.Output.secret("pw"),
+        db=DbArgs(client_auth=ClientAuth.SCRAM_SHA_256),
+    )
     with pytest.raises(ValueError, match="cannot log in with scram-sha-256") as raised:
         run_with_mocks(lambda: VotingApp("voting", args), mocks=mocks)
     message = str(raised.value)

@@ -15,6 +15,7 @@ from components.app import db
 from components.app.db import DbArgs, DbStorage, DbWorkload, StorageType
 from components.cluster.target import ClusterType
 from components.units.specs import (
+    DEFAULT_NODE_ADDRESS,
     ComputeQuantities,
     Exposure,
     ExposureType,
@@ -103,7 +104,7 @@ class VotingAppArgs:
     db_password: pulumi.Output[str]
     option_a: str = "Cats"
     option_b: str = "Dogs"
-    node_address: str = "localhost"
+    node_address: str = DEFAULT_NODE_ADDRESS
     cluster_type: ClusterType = ClusterType.KWOK
     spread: Spread = Spread()
     service_await: ServiceAwait = ServiceAwait.ENDPOINTS

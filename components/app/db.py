@@ -56,7 +56,8 @@ SCAN_EXCEPTIONS = {
 
 
 class ClientAuth(StrEnum):
-    """The pg_hba.conf method for connections over the network (every peer pod)."""
+    """The pg_hba.conf method for connections over the network (every peer pod), strongest
+    first."""
 
     SCRAM_SHA_256 = "scram-sha-256"
     MD5 = "md5"
@@ -64,10 +65,9 @@ class ClientAuth(StrEnum):
 
 
 # PostgreSQL's own default since 14, and the only method here that neither sends a replayable
-# hash nor lets a client in without the password. Images whose clients cannot do it (the stock
-# worker and result, see components/app/db_clients.py) are refused with it, by key: a stack that
-# uses them says `trust` explicitly.
-DEFAULT_CLIENT_AUTH = ClientAuth.SCRAM_SHA_256
+# hash nor lets a client in without the password: the default unless a client image is known to
+# be unable to do it (components/app/db_clients.py, `default_client_auth`).
+STRONGEST_CLIENT_AUTH = ClientAuth.SCRAM_SHA_256
 
 
 class StorageType(StrEnum):
@@ -105,9 +105,10 @@ class DbArgs:
     """db: PostgreSQL, one pod.
 
     image_pull_policy: default None, Kubernetes' own (IfNotPresent for a pinned tag).
-    client_auth: how network clients (worker, result) log in; default scram-sha-256. The stock
-      worker and result images can only use trust, and VotingApp refuses them with anything else
-      (components/app/db_clients.py): a stack that runs them says trust explicitly.
+    client_auth: how network clients (worker, result) log in. Default None: the strongest
+      method that every client image known to the project can use
+      (`db_clients.default_client_auth`): scram-sha-256, or trust with the stock worker and
+      result images, which can do nothing else. A method a known client cannot use is refused.
     workload: default Deployment (with a separate claim `db-data` when storage is a claim).
       StatefulSet: the claim comes from a volumeClaimTemplate (`data-db-0`) and outlives the
       StatefulSet; the Service is still `db`.
@@ -117,7 +118,7 @@ class DbArgs:
     image_pull_policy: PullPolicy | None = None
     resources: Resources = Resources()
     storage: DbStorage = DbStorage()
-    client_auth: ClientAuth = DEFAULT_CLIENT_AUTH
+    client_auth: ClientAuth | None = None
     workload: DbWorkload = DbWorkload.DEPLOYMENT
 
 
@@ -185,11 +186,13 @@ def secret_data(password: pulumi.Output[str]) -> dict[str, pulumi.Input[str]]:
 
 def unit_args(
     db: DbArgs,
+    client_auth: ClientAuth,
     namespace: pulumi.Input[str],
     instance: str,
     config_map: pulumi.Input[str],
 ) -> ServiceDeploymentArgs:
-    """The db unit: postgres with our pg_hba.conf (from ConfigMap `config_map`), its credentials
+    """The db unit: postgres with our pg_hba.conf for `client_auth` (from ConfigMap `config_map`),
+    its credentials
     from the Secret, its data where `db.storage` says, probes that allow a slow first start."""
     ready = ("pg_isready", "--username", USER, "--dbname", "postgres")
     return ServiceDeploymentArgs(
@@ -198,7 +201,7 @@ def unit_args(
         image_pull_policy=db.image_pull_policy,
         role="database",
         instance=instance,
-        args=server_args(db.client_auth),
+        args=server_args(client_auth),
         port=PORT,
         env=EnvSpec(
             plain={
@@ -206,7 +209,7 @@ def unit_args(
                 "PGDATA": f"{DATA_PATH}/pgdata",
                 # Read by the image when it initialises PGDATA (with trust it accepts an empty
                 # password); our pg_hba.conf enforces the same on every start.
-                "POSTGRES_HOST_AUTH_METHOD": db.client_auth.value,
+                "POSTGRES_HOST_AUTH_METHOD": client_auth.value,
             },
             from_secrets={
                 "POSTGRES_USER": SecretKeyRef(SECRET_NAME, "username"),
@@ -221,7 +224,7 @@ def unit_args(
             _data_volume(db.storage),
             EmptyDirVolume(name="run", mount_path="/var/run/postgresql", size_limit="16Mi"),
             TMP,
-            *_config_volumes(db.client_auth, config_map),
+            *_config_volumes(client_auth, config_map),
         ),
         update_strategy=Recreate(),
         security=DATA_STORE_SECURITY,

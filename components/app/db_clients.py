@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from components.app.db import ClientAuth
+from components.app.db import STRONGEST_CLIENT_AUTH, ClientAuth
 from components.app.traffic import TRAFFIC_GRAPH
 
 DB_UNIT = "db"
@@ -77,3 +77,13 @@ def db_client_images(images: Mapping[str, str]) -> dict[str, str]:
         for edge in TRAFFIC_GRAPH
         if edge.target == DB_UNIT and edge.source in images
     }
+
+
+def default_client_auth(images: Mapping[str, str]) -> ClientAuth:
+    """The strongest method (in ClientAuth's order, strongest first) that every known client
+    among `images` (unit -> image, the db's clients) can log in with; the strongest of all when
+    none of them is known."""
+    for auth in ClientAuth:
+        if not client_auth_problems(auth, images):
+            return auth
+    return STRONGEST_CLIENT_AUTH

@@ -11,8 +11,12 @@ import pulumi_kubernetes as k8s
 
 from components.app import db
 from components.app.args import VotingAppArgs, WebUnitArgs, unit_images
-from components.app.db import DbWorkload
-from components.app.db_clients import client_auth_problems, db_client_images
+from components.app.db import ClientAuth, DbWorkload
+from components.app.db_clients import (
+    client_auth_problems,
+    db_client_images,
+    default_client_auth,
+)
 from components.app.footprint import Footprint, container_bounds, total, unit_footprint
 from components.app.pods import (
     DATA_STORE_SCAN_EXCEPTIONS,
@@ -99,9 +103,14 @@ def _compute(quantities: ComputeQuantities) -> dict[str, str]:
     return {"cpu": quantities.cpu, "memory": quantities.memory}
 
 
+def db_client_auth(args: VotingAppArgs) -> ClientAuth:
+    """db.client_auth as given, or when None the strongest that its client images can use."""
+    return args.db.client_auth or default_client_auth(db_client_images(unit_images(args)))
+
+
 def check_db_clients(args: VotingAppArgs) -> None:
     """Refuse a db.client_auth that a known client image of the db cannot log in with."""
-    problems = client_auth_problems(args.db.client_auth, db_client_images(unit_images(args)))
+    problems = client_auth_problems(db_client_auth(args), db_client_images(unit_images(args)))
     if problems:
         raise ValueError("VotingApp: " + "; ".join(str(problem) for problem in problems))
 
@@ -129,6 +138,7 @@ class VotingApp(pulumi.ComponentResource):
         super().__init__("voting:index:VotingApp", name, None, opts)
         self._name = name
         self._args = args
+        self._client_auth = db_client_auth(args)
 
         self.namespace = self._namespace()
         self.namespace_name = self.namespace.metadata.name
@@ -217,7 +227,7 @@ class VotingApp(pulumi.ComponentResource):
 
     def _db_config(self) -> k8s.core.v1.ConfigMap:
         # Named by its content: a change of db.clientAuth is a new ConfigMap and a new db pod.
-        files = db.config_files(self._args.db.client_auth)
+        files = db.config_files(self._client_auth)
         name = db.content_name("db-config", files)
         return k8s.core.v1.ConfigMap(
             self._child_name("db-config"),
@@ -284,7 +294,11 @@ class VotingApp(pulumi.ComponentResource):
 
     def _db(self) -> ServiceDeploymentArgs:
         return db.unit_args(
-            self._args.db, self.namespace_name, self._args.namespace, self.db_config.metadata.name
+            self._args.db,
+            self._client_auth,
+            self.namespace_name,
+            self._args.namespace,
+            self.db_config.metadata.name,
         )
 
     def _web(self, name: str, unit: WebUnitArgs, env: dict[str, str]) -> ServiceDeploymentArgs:

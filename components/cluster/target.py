@@ -56,6 +56,25 @@ def default_context(cluster_type: ClusterType, name: str | None = None) -> str |
     return DEFAULT_CONTEXTS.get(cluster_type)
 
 
+def default_names_described() -> str:
+    """What an absent `cluster.name` means, type by type, as the configuration reference says."""
+    return ", ".join(f"{kind} {name}" for kind, name in DEFAULT_NAMES.items())
+
+
+def default_contexts_described() -> str:
+    """What an absent `cluster.context` means, type by type, as the configuration reference
+    says."""
+    described = []
+    for kind in ClusterType:
+        if kind in _CONTEXT_OF_NAME:
+            described.append(f"{kind} {_CONTEXT_OF_NAME[kind].format('<name>')}")
+        elif kind in DEFAULT_CONTEXTS:
+            described.append(f"{kind} {DEFAULT_CONTEXTS[kind]}")
+        else:
+            described.append(f"required for {kind}")
+    return "the context the type's tool writes: " + ", ".join(described)
+
+
 # How a LoadBalancer Service gets an address on each type of cluster. A type that is not here
 # gives it none: on kind it stays <pending>, and `pulumi up` waits for it until it times out.
 LOAD_BALANCERS: dict[ClusterType, str] = {
@@ -91,22 +110,22 @@ def node_port_range(cluster_type: ClusterType) -> tuple[int, int]:
 
 @dataclass(frozen=True)
 class ClusterConfig:
-    """The target cluster.
+    """The target cluster, as the stack config says it (the config reader applies the defaults:
+    docs/configuration.md).
 
     type: kwok (the project's local control plane), kind, minikube, docker-desktop or cloud.
-    context: the kubeconfig context; default the one the type's tool writes for its cluster
-      (`default_context`), required for cloud.
-    kubeconfig: path of the kubeconfig file; default None reads $KUBECONFIG or ~/.kube/config.
-    node_address: host used in NodePort URLs; default `localhost`.
-    render_yaml_to: default None. A directory: the provider writes every object's manifest there
+    context: the kubeconfig context (`default_context` gives each type's own).
+    kubeconfig: path of the kubeconfig file; None reads $KUBECONFIG or ~/.kube/config.
+    node_address: host used in NodePort URLs.
+    render_yaml_to: None, or a directory: the provider writes every object's manifest there
       instead of deploying it (no cluster is contacted). Used to scan and dry-run the manifests.
     """
 
     type: ClusterType
     context: str
-    kubeconfig: str | None = None
-    node_address: str = "localhost"
-    render_yaml_to: str | None = None
+    kubeconfig: str | None
+    node_address: str
+    render_yaml_to: str | None
 
     @property
     def is_cloud(self) -> bool:

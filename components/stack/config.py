@@ -1,19 +1,29 @@
 """The stack config, parsed once into frozen dataclasses, with every problem reported together.
 
-Keys are declared with type, description and default in `Pulumi.yaml`; this module enforces what
-a JSON schema cannot: pinned images, quantities, port ranges and uniqueness, no unknown keys.
+Keys are declared with type and description in `Pulumi.yaml`; this module enforces what a JSON
+schema cannot: pinned images, quantities, port ranges and uniqueness, no unknown keys. Every
+default is the one the dataclasses carry (`VotingAppArgs` and the args it holds), and the
+configuration reference (docs/configuration.md, the README's table, `Pulumi.yaml`) is generated
+from what this reader asks for (components/stack/reference.py).
+
+One problem per bad key: a reader that refuses a value puts a placeholder in its place, and
+every check of several keys together skips a key that already has a problem.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import ipaddress
+import re
+import unicodedata
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import pulumi
 import pulumi.runtime.config
 
 from components.app.args import (
-    DEFAULT_IMAGES,
     DbArgs,
     DbStorage,
     DbWorkload,
@@ -23,13 +33,15 @@ from components.app.args import (
     WebUnitArgs,
     WorkerArgs,
 )
-from components.app.db import DEFAULT_CLIENT_AUTH, ClientAuth
-from components.app.db_clients import client_auth_problems, db_client_images
+from components.app.db import ClientAuth
+from components.app.db_clients import client_auth_problems, db_client_images, default_client_auth
 from components.cluster.kubeconfig import missing_context
 from components.cluster.target import (
     ClusterConfig,
     ClusterType,
     default_context,
+    default_contexts_described,
+    default_names_described,
     load_balancer_problem,
     named_types,
     node_port_range,
@@ -37,13 +49,20 @@ from components.cluster.target import (
 from components.stack.reader import (
     REQUIRED,
     Issues,
+    KeyDoc,
     ObjectReader,
     describe,
     mapping_without_prefix,
     optional_object,
     read_object,
 )
-from components.units.quantities import cpu_millicores, is_pinned_image, memory_bytes
+from components.units.quantities import (
+    CPU_EXPECTED,
+    MEMORY_EXPECTED,
+    cpu_millicores,
+    is_pinned_image,
+    memory_bytes,
+)
 from components.units.specs import (
     Autoscaling,
     ComputeQuantities,
@@ -60,16 +79,43 @@ from components.units.specs import (
 
 PROJECT = "voting-app"
 MAX_REPLICAS = 50
+# An autoscaler's fewest pods when the stack does not say: the least there can be.
+MIN_REPLICAS = 1
 IMAGE_EXPECTED = "an image pinned to a tag or digest, e.g. redis:7.2.5-alpine (not :latest)"
+# Namespaces Kubernetes itself runs in (and every `kube-` name, which it reserves): the app's
+# default-deny NetworkPolicies would cut off what runs there.
+RESERVED_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+RESERVED_PREFIX = "kube-"
+
+T = TypeVar("T")
+
+
+def default_of(owner: type[Any], name: str, kind: type[T]) -> T:
+    """The default of dataclass `owner`'s field `name`, which is a `kind`: where every default of
+    the stack config comes from."""
+    for field in dataclasses.fields(owner):
+        if field.name == name:
+            value = field.default
+            if value is dataclasses.MISSING and field.default_factory is not dataclasses.MISSING:
+                value = field.default_factory()
+            if not isinstance(value, kind):
+                raise TypeError(f"{owner.__name__}.{name}: default {value!r} is no {kind}")
+            return value
+    raise KeyError(f"{owner.__name__} has no field {name}")
 
 
 @dataclass(frozen=True)
 class StackConfig:
-    """Everything one stack says: which cluster, and what to deploy there."""
+    """Everything one stack says: which cluster, and what to deploy there.
+
+    notes: what the reader decided that the stack did not say and a person should know (a
+    default weaker than the strongest), for the program to print.
+    """
 
     stack: str
     cluster: ClusterConfig
     app: VotingAppArgs
+    notes: tuple[str, ...] = ()
 
 
 def load_stack_config() -> StackConfig:
@@ -94,30 +140,55 @@ def parse_stack_config(
 ) -> StackConfig:
     """Parse raw Pulumi config (`project:key` -> string, objects as JSON) into a StackConfig."""
     issues = Issues()
-    top = ObjectReader(PROJECT, mapping_without_prefix(raw, f"{PROJECT}:"), issues, separator=":")
+    config = _read(raw, secret_keys, stack, issues)
+    issues.raise_if_any()
+    return config
+
+
+def read_keys(raw: Mapping[str, str]) -> list[KeyDoc]:
+    """Every key the reader asks for when given `raw`, with what it allows and its default, in
+    the order it asks (problems ignored): what the configuration reference is made from."""
+    keys: list[KeyDoc] = []
+    _read(raw, [f"{PROJECT}:dbPassword"], "reference", Issues(), keys)
+    return keys
+
+
+def _read(
+    raw: Mapping[str, str],
+    secret_keys: Collection[str],
+    stack: str,
+    issues: Issues,
+    keys: list[KeyDoc] | None = None,
+) -> StackConfig:
+    mapping = mapping_without_prefix(raw, f"{PROJECT}:")
+    top = ObjectReader(PROJECT, mapping, issues, separator=":", keys=keys)
 
     cluster = read_object(top, "cluster", _cluster)
-    namespace = top.text("namespace", REQUIRED, expected=_DNS_LABEL_EXPECTED, check=_is_dns_label)
-    option_a = top.text("optionA", "Cats")
-    option_b = top.text("optionB", "Dogs")
+    cluster_type = None if issues.about(top.key("cluster") + ".type") else cluster.type
+    namespace = top.text("namespace", REQUIRED, expected=NAMESPACE_EXPECTED, check=is_namespace)
+    option_a = top.text(
+        "optionA", _app_default("option_a", str), expected=OPTION_EXPECTED, check=is_option
+    )
+    option_b = top.text(
+        "optionB", _app_default("option_b", str), expected=OPTION_EXPECTED, check=is_option
+    )
+    _check_options_differ(top, option_a, option_b)
     db_password = _db_password(top, secret_keys)
     spread = read_object(top, "spread", _spread)
-    awaited = top.choice("serviceAwait", ServiceAwait.ENDPOINTS, [a.value for a in ServiceAwait])
-    # A value not allowed is reported (above); the default stands in until the report is raised.
-    service_await = (
-        ServiceAwait(awaited) if awaited in set(ServiceAwait) else ServiceAwait.ENDPOINTS
-    )
-    node_ports = node_port_range(cluster.type)
+    default_await = _app_default("service_await", ServiceAwait)
+    awaited = top.choice("serviceAwait", default_await.value, [a.value for a in ServiceAwait])
+    service_await = ServiceAwait(awaited) if awaited in set(ServiceAwait) else default_await
+    node_ports = node_port_range(cluster_type) if cluster_type else None
     vote = read_object(top, "vote", lambda unit: _web_unit(unit, "vote", node_ports))
     result = read_object(top, "result", lambda unit: _web_unit(unit, "result", node_ports))
     worker = read_object(top, "worker", _worker)
     redis = read_object(top, "redis", _redis)
-    db = read_object(top, "db", lambda unit: _db(unit, {"worker": worker, "result": result}))
+    db, notes = _db_with_notes(top, {"worker": worker, "result": result})
     top.reject_unknown()
     _check_node_ports_unique(top, {"vote": vote, "result": result})
-    _check_load_balancers(top, cluster.type, {"vote": vote, "result": result})
+    if cluster_type is not None:
+        _check_load_balancers(top, cluster_type, {"vote": vote, "result": result})
 
-    issues.raise_if_any()
     return StackConfig(
         stack=stack,
         cluster=cluster,
@@ -136,26 +207,98 @@ def parse_stack_config(
             redis=redis,
             db=db,
         ),
+        notes=notes,
     )
 
 
-_DNS_LABEL_EXPECTED = "a DNS label: 1-63 lowercase letters, digits or '-', starting with a letter"
+def _app_default(name: str, kind: type[T]) -> T:
+    return default_of(VotingAppArgs, name, kind)
 
 
-def _is_dns_label(value: str) -> bool:
+# --- single values ----------------------------------------------------------------------------
+
+_DNS_LABEL = re.compile(r"[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?", re.ASCII)
+NAMESPACE_EXPECTED = (
+    "a DNS label of the app's own: 1-63 lowercase ASCII letters, digits or '-', starting with a "
+    f"letter, not {', '.join(RESERVED_NAMESPACES)} or another {RESERVED_PREFIX} name (Kubernetes "
+    "runs there, and the app's default-deny NetworkPolicies would cut it off)"
+)
+
+
+def is_namespace(value: str) -> bool:
     return (
-        0 < len(value) <= 63
-        and value[0].isalpha()
-        and value[-1] != "-"
-        and all(c.islower() or c.isdigit() or c == "-" for c in value)
+        _DNS_LABEL.fullmatch(value) is not None
+        and value not in RESERVED_NAMESPACES
+        and not value.startswith(RESERVED_PREFIX)
     )
+
+
+OPTION_EXPECTED = "a text with a visible character and no control characters (a newline, a tab)"
+
+
+def is_option(value: str) -> bool:
+    return bool(value.strip()) and not any(unicodedata.category(c) == "Cc" for c in value)
+
+
+def _check_options_differ(top: ObjectReader, option_a: str, option_b: str) -> None:
+    if top.issues.about(top.key("optionA")) or top.issues.about(top.key("optionB")):
+        return
+    if option_a.strip().casefold() == option_b.strip().casefold():
+        top.issues.add(
+            top.key("optionB"),
+            f"{describe(option_b)}, the same as optionA {describe(option_a)}",
+            "a choice other than optionA's (ignoring case and surrounding spaces): the vote page "
+            "could not tell the two apart",
+        )
+
+
+_HOST_LABEL = re.compile(r"[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?", re.ASCII | re.IGNORECASE)
+HOST_EXPECTED = (
+    "a host name (ASCII letters, digits, '-' and '.', at most 253 characters) or an IPv4 or IPv6 "
+    "address, without scheme, port or path"
+)
+
+
+def is_host(value: str) -> bool:
+    """A DNS host name or an IP address, as a URL's host (no port, no zone index)."""
+    if not value.isascii() or "%" in value:
+        return False
+    try:
+        ipaddress.ip_address(value)
+        return True
+    except ValueError:
+        pass
+    labels = value.split(".")
+    return (
+        len(value) <= 253
+        and all(_HOST_LABEL.fullmatch(label) for label in labels)
+        # An all-digit last label is an IPv4 address gone wrong (300.1.1.1), not a name.
+        and not labels[-1].isdigit()
+    )
+
+
+_DNS_SUBDOMAIN = re.compile(
+    r"[a-z0-9](?:[-a-z0-9]*[a-z0-9])?(?:\.[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)*", re.ASCII
+)
+STORAGE_CLASS_EXPECTED = (
+    "a StorageClass name: lowercase ASCII letters, digits, '-' and '.', at most 253 characters"
+)
+
+
+def is_object_name(value: str) -> bool:
+    return len(value) <= 253 and _DNS_SUBDOMAIN.fullmatch(value) is not None
+
+
+# --- cluster ----------------------------------------------------------------------------------
 
 
 def _cluster(reader: ObjectReader) -> ClusterConfig:
     type_name = reader.choice("type", REQUIRED, [t.value for t in ClusterType])
     cluster_type = ClusterType(type_name) if type_name in ClusterType._value2member_map_ else None
     name = reader.optional_text(
-        "name", expected="the cluster's name (kind --name, a minikube profile)"
+        "name",
+        absent=default_names_described(),
+        expected="the cluster's name (kind --name, a minikube profile)",
     )
     if name is not None and cluster_type is not None and cluster_type not in named_types():
         reader.issues.add(
@@ -163,21 +306,32 @@ def _cluster(reader: ObjectReader) -> ClusterConfig:
             f"{describe(name)} with type {type_name}",
             "a name only with type " + " or ".join(str(kind) for kind in named_types()),
         )
-    default = default_context(cluster_type, name) if cluster_type else None
+    # With no valid type the default context is unknown: nothing to report of an absent one.
+    default = (default_context(cluster_type, name) or REQUIRED) if cluster_type else ""
     context = reader.text(
         "context",
-        default or REQUIRED,
+        default,
         expected="the name of a context in your kubeconfig (required for type cloud)",
+        documented=default_contexts_described(),
     )
     return ClusterConfig(
         type=cluster_type or ClusterType.CLOUD,
         context=context,
-        kubeconfig=reader.optional_text("kubeconfig", expected="a path to a kubeconfig file"),
+        kubeconfig=reader.optional_text(
+            "kubeconfig",
+            absent="$KUBECONFIG, or ~/.kube/config",
+            expected="a path to a kubeconfig file",
+        ),
         node_address=reader.text(
-            "nodeAddress", "localhost", expected="a host name or IP address of a node"
+            "nodeAddress",
+            _app_default("node_address", str),
+            expected=HOST_EXPECTED,
+            check=is_host,
         ),
         render_yaml_to=reader.optional_text(
-            "renderYamlTo", expected="a directory to write manifests to"
+            "renderYamlTo",
+            absent="unset: deploy to the cluster",
+            expected="a directory to write manifests to instead of deploying",
         ),
     )
 
@@ -205,62 +359,61 @@ def _db_password(top: ObjectReader, secret_keys: Collection[str]) -> pulumi.Outp
     return pulumi.Output.secret(password)
 
 
-def _image(reader: ObjectReader, unit: str) -> str:
+# --- units ------------------------------------------------------------------------------------
+
+
+def _image(reader: ObjectReader, default: str) -> str:
+    return reader.text("image", default, expected=IMAGE_EXPECTED, check=is_pinned_image)
+
+
+def _memory(reader: ObjectReader, name: str, default: str) -> str:
     return reader.text(
-        "image", DEFAULT_IMAGES[unit], expected=IMAGE_EXPECTED, check=is_pinned_image
+        name, default, expected=MEMORY_EXPECTED, check=lambda value: memory_bytes(value) is not None
     )
 
 
-def _quantities(
-    reader: ObjectReader, default: ComputeQuantities
-) -> tuple[ComputeQuantities, dict[str, float | None]]:
-    cpu = reader.text(
-        "cpu",
-        default.cpu,
-        expected="a positive cpu quantity such as 250m or 1",
-        check=lambda value: cpu_millicores(value) is not None,
+def _quantities(reader: ObjectReader, default: ComputeQuantities) -> ComputeQuantities:
+    return ComputeQuantities(
+        cpu=reader.text(
+            "cpu",
+            default.cpu,
+            expected=CPU_EXPECTED,
+            check=lambda value: cpu_millicores(value) is not None,
+        ),
+        memory=_memory(reader, "memory", default.memory),
     )
-    memory = reader.text(
-        "memory",
-        default.memory,
-        expected="a positive memory quantity such as 128Mi or 1Gi",
-        check=lambda value: memory_bytes(value) is not None,
-    )
-    return ComputeQuantities(cpu=cpu, memory=memory), {
-        "cpu": cpu_millicores(cpu),
-        "memory": memory_bytes(memory),
-    }
 
 
-def _resources(reader: ObjectReader) -> Resources:
-    defaults = Resources()
-    requests_reader = reader.child("requests")
-    requests, requested = _quantities(requests_reader, defaults.requests)
-    requests_reader.reject_unknown()
-    limits_reader = reader.child("limits")
-    limits, limited = _quantities(limits_reader, defaults.limits)
-    limits_reader.reject_unknown()
-    for resource in ("cpu", "memory"):
-        request, limit = requested[resource], limited[resource]
-        if request is not None and limit is not None and request > limit:
+def _resources(reader: ObjectReader, default: Resources) -> Resources:
+    requests = read_object(reader, "requests", lambda r: _quantities(r, default.requests))
+    limits = read_object(reader, "limits", lambda r: _quantities(r, default.limits))
+    for resource, size in (("cpu", cpu_millicores), ("memory", memory_bytes)):
+        key = f"{reader.key('requests')}.{resource}"
+        limit_key = f"{reader.key('limits')}.{resource}"
+        if reader.issues.about(key) or reader.issues.about(limit_key):
+            continue
+        request, limit = getattr(requests, resource), getattr(limits, resource)
+        if (size(request) or 0) > (size(limit) or 0):
             reader.issues.add(
-                requests_reader.key(resource),
-                f"{getattr(requests, resource)}, above limits.{resource} "
-                f"{getattr(limits, resource)}",
+                key,
+                f"{request}, above limits.{resource} {limit}",
                 "a request no larger than its limit",
             )
     return Resources(requests=requests, limits=limits)
 
 
-def _replicas(reader: ObjectReader, default: int) -> int:
-    return reader.integer("replicas", default, minimum=1, maximum=MAX_REPLICAS)
-
-
-def _scale(reader: ObjectReader) -> Scale:
+def _scale(reader: ObjectReader, default: Scale) -> Scale:
     """`replicas`, or an `autoscaling` range: one or the other, never both."""
     fixed = reader.has("replicas")
-    replicas = _replicas(reader, 1)
-    autoscaling = optional_object(reader, "autoscaling", _autoscaling)
+    replicas = _replicas(reader, default if isinstance(default, int) else MIN_REPLICAS)
+    autoscaling = optional_object(
+        reader,
+        "autoscaling",
+        _autoscaling,
+        expected="an object of the keys below, instead of replicas: a HorizontalPodAutoscaler "
+        "sets the count",
+        absent="off: replicas sets the count",
+    )
     if autoscaling is None:
         return replicas
     if fixed:
@@ -273,11 +426,17 @@ def _scale(reader: ObjectReader) -> Scale:
     return autoscaling
 
 
+def _replicas(reader: ObjectReader, default: int) -> int:
+    return reader.integer("replicas", default, minimum=1, maximum=MAX_REPLICAS)
+
+
 def _autoscaling(reader: ObjectReader) -> Autoscaling:
-    found = len(reader.issues.found)
-    low = reader.integer("minReplicas", 1, minimum=1, maximum=MAX_REPLICAS)
+    low = reader.integer("minReplicas", MIN_REPLICAS, minimum=1, maximum=MAX_REPLICAS)
     high = reader.integer("maxReplicas", REQUIRED, minimum=1, maximum=MAX_REPLICAS)
-    if len(reader.issues.found) == found and low > high:
+    bad = reader.issues.about(reader.key("minReplicas")) or reader.issues.about(
+        reader.key("maxReplicas")
+    )
+    if not bad and low > high:
         reader.issues.add(
             reader.key("minReplicas"),
             f"{describe(low)}, above maxReplicas {high}",
@@ -286,9 +445,17 @@ def _autoscaling(reader: ObjectReader) -> Autoscaling:
     return Autoscaling(
         min_replicas=low,
         max_replicas=max(low, high),
-        cpu_utilization=reader.integer("cpuUtilization", 70, minimum=1, maximum=100),
+        cpu_utilization=reader.integer(
+            "cpuUtilization",
+            default_of(Autoscaling, "cpu_utilization", int),
+            minimum=1,
+            maximum=100,
+        ),
         scale_down_stabilization_seconds=reader.integer(
-            "scaleDownStabilizationSeconds", 300, minimum=0, maximum=3600
+            "scaleDownStabilizationSeconds",
+            default_of(Autoscaling, "scale_down_stabilization_seconds", int),
+            minimum=0,
+            maximum=3600,
         ),
     )
 
@@ -298,12 +465,14 @@ SPREAD_OFF = "Off"
 
 def _spread(reader: ObjectReader) -> Spread:
     choices = [*(w.value for w in WhenUnsatisfiable), SPREAD_OFF]
+    defaults = _app_default("spread", Spread)
 
     def when(name: str, default: WhenUnsatisfiable | None) -> WhenUnsatisfiable | None:
         chosen = reader.choice(name, default.value if default else SPREAD_OFF, choices)
+        if chosen not in choices:
+            return default
         return None if chosen == SPREAD_OFF else WhenUnsatisfiable(chosen)
 
-    defaults = Spread()
     return Spread(
         hostname=when("hostname", defaults.hostname),
         zone=when("zone", defaults.zone),
@@ -311,13 +480,23 @@ def _spread(reader: ObjectReader) -> Spread:
     )
 
 
-def _exposure(reader: ObjectReader, node_ports: tuple[int, int]) -> Exposure:
+def _exposure(
+    reader: ObjectReader, default: Exposure, node_ports: tuple[int, int] | None
+) -> Exposure:
     choices = [t.value for t in ExposureType if t is not ExposureType.NONE]
-    type_name = reader.choice("type", ExposureType.NODE_PORT.value, choices)
+    type_name = reader.choice("type", default.type.value, choices)
+    exposure_type = ExposureType(type_name) if type_name in choices else default.type
     exposure = Exposure(
-        type=ExposureType(type_name),
-        node_port=reader.optional_integer("nodePort", minimum=1, maximum=65535),
+        type=exposure_type,
+        node_port=reader.optional_integer(
+            "nodePort",
+            minimum=1,
+            maximum=65535,
+            absent="allocated by the cluster",
+        ),
     )
+    if reader.issues.about(reader.key("type")):
+        return Exposure(type=exposure.type)
     problem = node_port_problem(exposure, node_ports)
     if problem is not None:
         reader.issues.add(
@@ -327,57 +506,73 @@ def _exposure(reader: ObjectReader, node_ports: tuple[int, int]) -> Exposure:
     return exposure
 
 
+_PULL_POLICY_ABSENT = "Kubernetes' own: IfNotPresent for an image pinned to a tag or digest"
+
+
 def _pull_policy(reader: ObjectReader) -> PullPolicy | None:
-    chosen = reader.optional_choice("imagePullPolicy", [p.value for p in PullPolicy])
-    return PullPolicy(chosen) if chosen and chosen in PullPolicy._value2member_map_ else None
+    chosen = reader.optional_choice(
+        "imagePullPolicy", [p.value for p in PullPolicy], absent=_PULL_POLICY_ABSENT
+    )
+    return PullPolicy(chosen) if chosen else None
 
 
-def _web_unit(reader: ObjectReader, unit: str, node_ports: tuple[int, int]) -> WebUnitArgs:
+def _web_unit(reader: ObjectReader, unit: str, node_ports: tuple[int, int] | None) -> WebUnitArgs:
+    default = _app_default(unit, WebUnitArgs)
     return WebUnitArgs(
-        image=_image(reader, unit),
+        image=_image(reader, default.image),
         image_pull_policy=_pull_policy(reader),
-        replicas=_scale(reader),
-        resources=read_object(reader, "resources", _resources),
-        exposure=read_object(reader, "exposure", lambda exposure: _exposure(exposure, node_ports)),
+        replicas=_scale(reader, default.replicas),
+        resources=read_object(reader, "resources", lambda r: _resources(r, default.resources)),
+        exposure=read_object(
+            reader, "exposure", lambda exposure: _exposure(exposure, default.exposure, node_ports)
+        ),
     )
 
 
 def _worker(reader: ObjectReader) -> WorkerArgs:
+    default = _app_default("worker", WorkerArgs)
     return WorkerArgs(
-        image=_image(reader, "worker"),
+        image=_image(reader, default.image),
         image_pull_policy=_pull_policy(reader),
-        replicas=_replicas(reader, 1),
-        resources=read_object(reader, "resources", _resources),
+        replicas=_replicas(reader, default.replicas),
+        resources=read_object(reader, "resources", lambda r: _resources(r, default.resources)),
     )
 
 
 def _redis(reader: ObjectReader) -> RedisArgs:
+    default = _app_default("redis", RedisArgs)
     return RedisArgs(
-        image=_image(reader, "redis"),
+        image=_image(reader, default.image),
         image_pull_policy=_pull_policy(reader),
-        resources=read_object(reader, "resources", _resources),
+        resources=read_object(reader, "resources", lambda r: _resources(r, default.resources)),
     )
+
+
+# --- db ---------------------------------------------------------------------------------------
 
 
 def _storage(reader: ObjectReader) -> DbStorage:
-    type_name = reader.choice("type", StorageType.EMPTY_DIR.value, [t.value for t in StorageType])
-    storage_type = StorageType(type_name)
-    size = reader.text(
-        "size",
-        DbStorage().size,
-        expected="a positive memory quantity such as 1Gi",
-        check=lambda value: memory_bytes(value) is not None,
+    default = default_of(DbArgs, "storage", DbStorage)
+    choices = [t.value for t in StorageType]
+    type_name = reader.choice("type", default.type.value, choices)
+    storage_type = StorageType(type_name) if type_name in choices else default.type
+    size = _memory(reader, "size", default.size)
+    storage_class = reader.optional_text(
+        "storageClass",
+        absent="the cluster's default StorageClass",
+        expected=STORAGE_CLASS_EXPECTED,
+        check=is_object_name,
     )
-    storage_class = reader.optional_text("storageClass", expected="a StorageClass name")
     claim = storage_type is StorageType.PERSISTENT_VOLUME_CLAIM
-    if storage_class is not None and not claim:
+    type_known = not reader.issues.about(reader.key("type"))
+    if storage_class is not None and type_known and not claim:
         reader.issues.add(
             reader.key("storageClass"),
             f'"{storage_class}" (string) with type {type_name}',
             "storageClass only with type persistentVolumeClaim",
         )
-    retain = reader.boolean("retainOnDelete", DbStorage().retain_on_delete)
-    if retain and not claim:
+    retain = reader.boolean("retainOnDelete", default.retain_on_delete)
+    if retain and type_known and not claim:
         reader.issues.add(
             reader.key("retainOnDelete"),
             f"true with type {type_name}",
@@ -388,38 +583,86 @@ def _storage(reader: ObjectReader) -> DbStorage:
     )
 
 
-def _db(reader: ObjectReader, peers: Mapping[str, WorkerArgs | WebUnitArgs]) -> DbArgs:
+CLIENT_AUTH_DEFAULT = (
+    "the strongest method that the worker and result images can log in with: scram-sha-256, "
+    "or trust with the stock images, which can do nothing else"
+)
+
+
+def _db_with_notes(
+    top: ObjectReader, peers: Mapping[str, WorkerArgs | WebUnitArgs]
+) -> tuple[DbArgs, tuple[str, ...]]:
+    notes: list[str] = []
+    db = read_object(top, "db", lambda reader: _db(reader, peers, notes))
+    return db, tuple(notes)
+
+
+def _db(
+    reader: ObjectReader, peers: Mapping[str, WorkerArgs | WebUnitArgs], notes: list[str]
+) -> DbArgs:
+    default = _app_default("db", DbArgs)
+    # Only images that were read: a refused one's placeholder says nothing of the stack.
+    images = {
+        unit: args.image
+        for unit, args in peers.items()
+        if not reader.issues.about(f"{PROJECT}:{unit}.image")
+    }
+    image = _image(reader, default.image)
+    image_pull_policy = _pull_policy(reader)
+    resources = read_object(reader, "resources", lambda r: _resources(r, default.resources))
+    storage = read_object(reader, "storage", _storage)
+    clients = db_client_images(images)
+    derived = default_client_auth(clients)
     explicit = reader.has("clientAuth")
-    auth = reader.choice("clientAuth", DEFAULT_CLIENT_AUTH.value, [a.value for a in ClientAuth])
-    client_auth = ClientAuth(auth) if auth in ClientAuth._value2member_map_ else None
-    if client_auth is not None:
-        images = {unit: args.image for unit, args in peers.items()}
-        _check_db_clients(reader, client_auth, explicit, images)
+    choices = [a.value for a in ClientAuth]
+    auth = reader.choice("clientAuth", derived.value, choices, documented=CLIENT_AUTH_DEFAULT)
+    client_auth = ClientAuth(auth) if auth in choices else derived
+    if explicit and auth in choices:
+        _check_db_clients(reader, client_auth, clients)
+    elif not explicit and derived is not next(iter(ClientAuth)):
+        notes.append(_weaker_default_note(derived, clients))
+    workloads = [w.value for w in DbWorkload]
+    workload = reader.choice("workload", default.workload.value, workloads)
     return DbArgs(
-        image=_image(reader, "db"),
-        image_pull_policy=_pull_policy(reader),
-        resources=read_object(reader, "resources", _resources),
-        storage=read_object(reader, "storage", _storage),
-        client_auth=client_auth or DEFAULT_CLIENT_AUTH,
-        workload=DbWorkload(
-            reader.choice("workload", DbWorkload.DEPLOYMENT.value, [w.value for w in DbWorkload])
-        ),
+        image=image,
+        image_pull_policy=image_pull_policy,
+        resources=resources,
+        storage=storage,
+        client_auth=client_auth,
+        workload=DbWorkload(workload) if workload in workloads else default.workload,
     )
 
 
-def _check_db_clients(
-    db: ObjectReader, auth: ClientAuth, explicit: bool, images: Mapping[str, str]
-) -> None:
-    """db.clientAuth must be one that every known client image of the db can log in with."""
-    for problem in client_auth_problems(auth, db_client_images(images)):
-        given = describe(auth.value) + ("" if explicit else ", the default when unset")
-        db.issues.add(
-            db.key("clientAuth"),
-            given,
-            f"{problem.allowed()}, the only method {PROJECT}:{problem.unit}.image "
-            f"{problem.image} can log in with ({problem.client.why}); or an image whose "
-            f"Postgres client does {auth.value}",
-        )
+def _weaker_default_note(auth: ClientAuth, clients: Mapping[str, str]) -> str:
+    strongest = next(iter(ClientAuth))
+    unable = [problem.unit for problem in client_auth_problems(strongest, clients)]
+    images = " and ".join(f"{PROJECT}:{unit}.image {clients[unit]}" for unit in unable)
+    return (
+        f"{PROJECT}:db.clientAuth is not set: the db uses {auth.value}, the strongest method "
+        f"that {images} can log in with ({strongest.value} needs clients that do it). Only the "
+        "units the traffic graph lets dial the db reach it; set db.clientAuth to say so "
+        "explicitly, or use images whose Postgres client does scram-sha-256."
+    )
+
+
+def _check_db_clients(db: ObjectReader, auth: ClientAuth, images: Mapping[str, str]) -> None:
+    """db.clientAuth must be one that every known client image of the db can log in with: one
+    problem naming every image that cannot."""
+    problems = client_auth_problems(auth, images)
+    if not problems:
+        return
+    allowed = set.intersection(*(set(problem.client.can_use) for problem in problems))
+    methods = " or ".join(a.value for a in ClientAuth if a in allowed) or "no method at all"
+    unable = "; ".join(
+        f"{PROJECT}:{problem.unit}.image {problem.image} ({problem.client.why})"
+        for problem in problems
+    )
+    db.issues.add(
+        db.key("clientAuth"),
+        describe(auth.value),
+        f"{methods}, the only method that these images can log in with: {unable}; or images "
+        f"whose Postgres client does {auth.value}",
+    )
 
 
 def _check_node_ports_unique(top: ObjectReader, units: Mapping[str, WebUnitArgs]) -> None:

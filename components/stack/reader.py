@@ -67,9 +67,33 @@ class Issues:
     def add(self, key: str, got: str, expected: str) -> None:
         self.found.append(ConfigIssue(key=key, got=got, expected=expected))
 
+    def about(self, key: str) -> bool:
+        """Whether `key` already has a problem: a check of several keys together judges only
+        values that were read, never a reader's placeholder (one problem per bad key)."""
+        return any(issue.key == key for issue in self.found)
+
     def raise_if_any(self) -> None:
         if self.found:
             raise ConfigError(self.found)
+
+
+@dataclass(frozen=True)
+class KeyDoc:
+    """What a reader asked for: the key, what it allows, and what its absence means: a value
+    (`literal`) or a sentence."""
+
+    key: str
+    expected: str
+    default: str
+    literal: bool = False
+
+
+def _shown(default: object) -> str:
+    if isinstance(default, _Missing):
+        return "required"
+    if isinstance(default, bool):
+        return str(default).lower()
+    return str(default)
 
 
 class ObjectReader:
@@ -77,11 +101,25 @@ class ObjectReader:
 
     Call `reject_unknown()` after the last field: any key that no reader asked for is an error,
     so a typo such as `replcias` is reported instead of being ignored.
+
+    Every key asked for is also written to `keys` (when given), with what it allows and its
+    default as the reader applies it: the configuration reference is generated from that record
+    (components/stack/reference.py), so the documentation cannot drift from the parser.
+    `documented` replaces a default that depends on other keys with a sentence saying how.
     """
 
-    def __init__(self, path: str, value: object, issues: Issues, *, separator: str = ".") -> None:
+    def __init__(
+        self,
+        path: str,
+        value: object,
+        issues: Issues,
+        *,
+        separator: str = ".",
+        keys: list[KeyDoc] | None = None,
+    ) -> None:
         self.path = path
         self.issues = issues
+        self.keys = keys
         self._separator = separator
         self._asked: list[str] = []
         if isinstance(value, str):
@@ -99,8 +137,14 @@ class ObjectReader:
     def has(self, name: str) -> bool:
         return self._fields.get(name) is not None
 
-    def _take(self, name: str) -> object:
+    def _take(
+        self, name: str, expected: str, default: object, documented: str | None = None
+    ) -> object:
         self._asked.append(name)
+        if self.keys is not None:
+            literal = documented is None and not isinstance(default, _Missing)
+            shown = documented or _shown(default)
+            self.keys.append(KeyDoc(self.key(name), expected, shown, literal))
         return self._fields.get(name)
 
     def text(
@@ -110,9 +154,20 @@ class ObjectReader:
         *,
         expected: str = "a non-empty string",
         check: Callable[[str], bool] = bool,
+        documented: str | None = None,
     ) -> str:
         """A string field; `check` decides whether a string is allowed."""
-        value = self._take(name)
+        value = self._take(name, expected, default, documented)
+        return self._text(name, value, default, expected, check)
+
+    def _text(
+        self,
+        name: str,
+        value: object,
+        default: str | _Missing,
+        expected: str,
+        check: Callable[[str], bool],
+    ) -> str:
         if value is None:
             if isinstance(default, _Missing):
                 self.issues.add(self.key(name), "nothing (the key is required)", expected)
@@ -125,7 +180,7 @@ class ObjectReader:
 
     def secret(self, name: str, *, is_secret: bool, expected: str) -> str:
         """A secret string. Messages say only whether it is there and secret, never its value."""
-        value = self._take(name)
+        value = self._take(name, expected, REQUIRED)
         if value is None:
             self.issues.add(self.key(name), "nothing (the key is required)", expected)
         elif not is_secret:
@@ -134,15 +189,24 @@ class ObjectReader:
             self.issues.add(self.key(name), "an empty secret", expected)
         return value if isinstance(value, str) else ""
 
-    def optional_text(self, name: str, *, expected: str = "a non-empty string") -> str | None:
-        if not self.has(name):
-            self._take(name)
+    def optional_text(
+        self,
+        name: str,
+        *,
+        absent: str,
+        expected: str = "a non-empty string",
+        check: Callable[[str], bool] = bool,
+    ) -> str | None:
+        """A string, or None when the key is absent (`absent` says what that means) or bad."""
+        value = self._take(name, expected, None, absent)
+        if value is None:
             return None
-        return self.text(name, REQUIRED, expected=expected)
+        text = self._text(name, value, REQUIRED, expected, check)
+        return None if self.issues.about(self.key(name)) else text
 
     def boolean(self, name: str, default: bool) -> bool:
         """A true/false field (a JSON boolean; the strings "true" and "false" are refused)."""
-        value = self._take(name)
+        value = self._take(name, "true or false", default)
         if value is None:
             return default
         if not isinstance(value, bool):
@@ -150,24 +214,48 @@ class ObjectReader:
             return default
         return value
 
-    def optional_choice(self, name: str, choices: Collection[str]) -> str | None:
-        """One of `choices`, or None when the key is absent."""
-        if not self.has(name):
-            self._take(name)
-            return None
-        return self.choice(name, REQUIRED, choices)
+    def optional_choice(self, name: str, choices: Collection[str], *, absent: str) -> str | None:
+        """One of `choices`, or None when the key is absent (`absent` says what that means)."""
+        return self.optional_text(
+            name, absent=absent, expected=_one_of(choices), check=choices.__contains__
+        )
 
-    def choice(self, name: str, default: str | _Missing, choices: Collection[str]) -> str:
-        allowed = ", ".join(choices)
-        return self.text(name, default, expected=f"one of {allowed}", check=choices.__contains__)
+    def choice(
+        self,
+        name: str,
+        default: str | _Missing,
+        choices: Collection[str],
+        *,
+        documented: str | None = None,
+    ) -> str:
+        """One of `choices`; a value not allowed is reported and the default stands in (which
+        callers must not judge again: `issues.about`)."""
+        return self.text(
+            name,
+            default,
+            expected=_one_of(choices),
+            check=choices.__contains__,
+            documented=documented,
+        )
 
     def integer(
         self, name: str, default: int | _Missing, *, minimum: int, maximum: int | None = None
     ) -> int:
-        """An integer field within [minimum, maximum]; booleans, floats and strings are refused."""
-        value = self._take(name)
-        bounds = f">= {minimum}" if maximum is None else f"from {minimum} to {maximum}"
-        expected = f"an integer {bounds}"
+        """An integer field within [minimum, maximum]; booleans, floats and strings are refused.
+        A bad or missing value is reported and `minimum` stands in."""
+        expected = _integer_expected(minimum, maximum)
+        value = self._take(name, expected, default)
+        return self._integer(name, value, default, minimum, maximum)
+
+    def _integer(
+        self,
+        name: str,
+        value: object,
+        default: int | _Missing,
+        minimum: int,
+        maximum: int | None,
+    ) -> int:
+        expected = _integer_expected(minimum, maximum)
         if value is None:
             if isinstance(default, _Missing):
                 self.issues.add(self.key(name), "nothing (the key is required)", expected)
@@ -183,15 +271,19 @@ class ObjectReader:
             return minimum
         return value
 
-    def optional_integer(self, name: str, *, minimum: int, maximum: int) -> int | None:
-        if not self.has(name):
-            self._take(name)
+    def optional_integer(self, name: str, *, minimum: int, maximum: int, absent: str) -> int | None:
+        """An integer within [minimum, maximum], or None when the key is absent (`absent` says
+        what that means) or its value is bad (reported)."""
+        value = self._take(name, _integer_expected(minimum, maximum), None, absent)
+        if value is None:
             return None
-        return self.integer(name, REQUIRED, minimum=minimum, maximum=maximum)
+        number = self._integer(name, value, REQUIRED, minimum, maximum)
+        return None if self.issues.about(self.key(name)) else number
 
     def child(self, name: str) -> ObjectReader:
         """A nested object; absent means every field of it takes its default."""
-        return ObjectReader(self.key(name), self._take(name), self.issues)
+        self._asked.append(name)
+        return ObjectReader(self.key(name), self._fields.get(name), self.issues, keys=self.keys)
 
     def reject_unknown(self) -> None:
         allowed = ", ".join(sorted(self._asked))
@@ -201,6 +293,15 @@ class ObjectReader:
                 f"{describe(self._fields[name])} under an unknown key",
                 f"only the keys {allowed}",
             )
+
+
+def _one_of(choices: Collection[str]) -> str:
+    return "one of " + ", ".join(choices)
+
+
+def _integer_expected(minimum: int, maximum: int | None) -> str:
+    bounds = f">= {minimum}" if maximum is None else f"from {minimum} to {maximum}"
+    return f"an integer {bounds}"
 
 
 def _decode_json(path: str, text: str, issues: Issues) -> object:
@@ -220,9 +321,16 @@ def read_object(reader: ObjectReader, name: str, parse: Callable[[ObjectReader],
 
 
 def optional_object(
-    reader: ObjectReader, name: str, parse: Callable[[ObjectReader], T]
+    reader: ObjectReader,
+    name: str,
+    parse: Callable[[ObjectReader], T],
+    *,
+    expected: str,
+    absent: str,
 ) -> T | None:
-    """Like read_object, or None when the key is absent."""
+    """Like read_object, or None when the key is absent (`absent` says what that means)."""
+    if reader.keys is not None:
+        reader.keys.append(KeyDoc(reader.key(name), expected, absent))
     if not reader.has(name):
         reader.child(name)  # asked for, so reject_unknown accepts the key
         return None

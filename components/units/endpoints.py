@@ -13,6 +13,8 @@ PENDING = "pending: no load balancer address yet"
 
 
 def _http_url(host: str, port: int) -> str:
+    # An IPv6 address is bracketed in a URL, or its colons would read as the port's.
+    host = f"[{host}]" if ":" in host else host
     return f"http://{host}" if port == 80 else f"http://{host}:{port}"
 
 

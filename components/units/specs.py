@@ -22,6 +22,10 @@ class ExposureType(StrEnum):
     LOAD_BALANCER = "LoadBalancer"
 
 
+# Where a NodePort is reached when nothing says otherwise: the machine the cluster runs on.
+DEFAULT_NODE_ADDRESS = "localhost"
+
+
 @dataclass(frozen=True)
 class Exposure:
     """The Service in front of a unit.
@@ -35,7 +39,7 @@ class Exposure:
 
     type: ExposureType = ExposureType.CLUSTER_IP
     node_port: int | None = None
-    node_address: str = "localhost"
+    node_address: str = DEFAULT_NODE_ADDRESS
 
 
 class ServiceAwait(StrEnum):
