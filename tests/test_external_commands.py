@@ -1,6 +1,7 @@
-"""tools/up and tools/down with --external (your own CLI and cluster), as far as they run without
-either: without a CLI they stop at once, naming what is missing and how to install it, and build
-nothing; and tools/down watches a namespace's deletion on the stack's own cluster.
+"""tools/up, tools/down and tools/pr-preview with --external (your own CLI and cluster), as far
+as they run without either: without a CLI they stop at once, naming what is missing and how to
+install it, and build nothing; and tools/down watches a namespace's deletion on the stack's own
+cluster.
 
 They run in a copy of the project (its program and stack file; this checkout's tools, workbench
 and .venv linked) whose toolchain cache is an empty directory. Where a CLI must answer, small
@@ -65,7 +66,11 @@ def _env(tmp_path: Path, path: str) -> dict[str, str]:
 def test_external_without_a_cli_fails_at_once_naming_what_to_install(tmp_path: Path) -> None:
     project = _project(tmp_path)
     env = _env(tmp_path, _path_without_pulumi())
-    for command, not_done in (("up", "deployed"), ("down", "destroyed")):
+    for command, not_done in (
+        ("up", "deployed"),
+        ("down", "destroyed"),
+        ("pr-preview", "previewed"),
+    ):
         result = _run([str(project / "tools" / command), "--external"], env)
         said = result.stdout + result.stderr
         assert result.returncode == 2, said[-2000:]
