@@ -112,7 +112,7 @@ require_users_pulumi() {
   echo "$1: --external needs your own Pulumi CLI at or above $PULUMI_SDK_VERSION (the SDK in" \
     "requirements.txt), and $found. Install it: curl -fsSL https://get.pulumi.com | sh" \
     "(https://www.pulumi.com/docs/iac/download-install/), or run $1 without --external: the" \
-    "local cluster with the workbench's offline toolchain. Nothing was $2" >&2
+    "local cluster with the workbench's offline toolchain. Nothing was $2." >&2
   return 2
 }
 
