@@ -1,19 +1,18 @@
-"""The logic the GitHub workflows call, tested here: the PR comment cut to GitHub's limits, and the
-smoke check's reading of the result page (socket.io's polling payloads of both protocols)."""
+"""The logic the GitHub workflows call, tested here: the PR comment cut to GitHub's limits, the
+smoke check's reading of the result page (socket.io's polling payloads of both protocols), the
+README's quick start as the kind job runs it, and the choice and check of prod's credentials."""
 
 from __future__ import annotations
 
 import json
-import shutil
+import stat
 from pathlib import Path
 
 import pytest
 import yaml
 
-from components.cluster.target import ClusterType
-from components.stack.config import parse_stack_config
-from tests.stack_files import ROOT, cli_config, stack_secret_keys
-from tools.lib import retarget
+from tests.stack_files import ROOT
+from tools.lib import prod_access, quick_start
 from tools.lib.pr_preview import COMMENT_LIMIT, SUMMARY_LIMIT, StackPreview, fit, markdown
 from tools.lib.smoke import engine_io_packets, scores_in
 
@@ -80,14 +79,104 @@ def test_engine_io_4_payloads_are_separated_by_record_separators() -> None:
     assert scores_in(["40", "2"]) is None
 
 
-def test_retargeting_dev_to_kind_gives_kind_s_context(tmp_path: Path) -> None:
-    """What the GitHub jobs do to a fresh checkout's dev stack before the stack exists."""
-    shutil.copy(ROOT / "Pulumi.dev.yaml", tmp_path / "Pulumi.dev.yaml")
-    assert retarget.main(["dev", "--type", "kind", "--repo", str(tmp_path)]) == 0
-    values = yaml.safe_load((tmp_path / "Pulumi.dev.yaml").read_text())["config"]
-    parsed = parse_stack_config(
-        json.loads(json.dumps(cli_config(values))), stack_secret_keys("dev"), "dev"
+README_LINES = quick_start.readme_lines((ROOT / "README.md").read_text())
+KIND_IMAGE = "kindest/node:v1.35.8@sha256:" + "0" * 64
+
+
+def test_the_quick_start_is_the_readme_s_block_as_written() -> None:
+    assert README_LINES[0] == (
+        "kind create cluster --config clusters/kind.yaml   # or minikube, Docker Desktop, a cloud"
+        " cluster"
     )
-    assert parsed.cluster.type is ClusterType.KIND
-    assert parsed.cluster.context == "kind-kind"
-    assert parsed.app.vote.exposure.node_port == 30004  # what clusters/kind.yaml maps
+    assert README_LINES[-1] == "pulumi destroy"
+    assert "(cd policy && pulumi install)" in map(quick_start.command, README_LINES)
+
+
+def test_the_kind_job_runs_every_readme_line_in_order_with_only_its_named_changes() -> None:
+    lines = quick_start.adapted(README_LINES, quick_start.ci_edits(KIND_IMAGE, 20))
+    smoke = (
+        'python3 -m tools.lib.smoke --vote-url "$(pulumi stack output vote_url)"'
+        ' --result-url "$(pulumi stack output result_url)" --votes 20'
+    )
+    added = ["export PULUMI_SKIP_CONFIRMATIONS=true", smoke]
+    assert [line for line in lines if line not in added] == [
+        "kind create cluster --config clusters/kind.yaml --image " + KIND_IMAGE,
+        *README_LINES[1:],
+    ]
+    # The confirmations are answered before the first pulumi line, the votes counted before the
+    # destroy, after the URL is printed.
+    assert lines.index(added[0]) < min(i for i, line in enumerate(lines) if "pulumi " in line)
+    assert lines[lines.index(smoke) - 1].startswith("pulumi stack output vote_url")
+    assert lines[lines.index(smoke) + 1] == "pulumi destroy"
+    script = quick_start.script(lines)
+    assert script.startswith("set -euxo pipefail\n")
+
+
+def test_an_adaptation_whose_readme_line_is_gone_fails_naming_it() -> None:
+    without_login = [line for line in README_LINES if not line.startswith("pulumi login")]
+    with pytest.raises(quick_start.QuickStartError, match="'pulumi login'"):
+        quick_start.adapted(without_login, quick_start.ci_edits(None, None))
+
+
+def test_prod_s_route_is_the_cloud_named_or_the_static_kubeconfig() -> None:
+    assert prod_access.route({}) == "static"
+    assert prod_access.route({"AWS_ROLE_TO_ASSUME": ""}) == "static"
+    aws = {"AWS_ROLE_TO_ASSUME": "arn:aws:iam::1:role/r", "AWS_REGION": "eu-west-1"}
+    assert prod_access.route({**aws, "EKS_CLUSTER_NAME": "prod"}) == "aws"
+    with pytest.raises(prod_access.AccessError, match="also needs the variables EKS_CLUSTER_NAME"):
+        prod_access.route(aws)
+    with pytest.raises(prod_access.AccessError, match="more than one cloud route"):
+        prod_access.route({**aws, "EKS_CLUSTER_NAME": "p", "AZURE_CLIENT_ID": "x"})
+    assert prod_access.prod_context() == "voting-prod"  # Pulumi.prod.yaml's cluster.context
+
+
+def _kubeconfig(user: dict[str, object]) -> str:
+    return yaml.safe_dump(
+        {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [{"name": "c", "cluster": {"server": "https://prod.example:6443"}}],
+            "contexts": [{"name": "voting-prod", "context": {"cluster": "c", "user": "u"}}],
+            "users": [{"name": "u", "user": user}],
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    ("user", "problem"),
+    [
+        ({"token": "static"}, None),
+        ({"exec": {"command": "aws", "args": ["eks", "get-token"]}}, "an exec plugin (aws)"),
+        ({"auth-provider": {"name": "gcp"}}, "an auth provider (gcp)"),
+    ],
+)
+def test_a_static_kubeconfig_must_hold_static_credentials(
+    user: dict[str, object], problem: str | None
+) -> None:
+    found = prod_access.static_problem(_kubeconfig(user), "voting-prod")
+    if problem is None:
+        assert found is None
+    else:
+        assert problem in str(found)
+        assert "OIDC route" in str(found)
+
+
+def test_a_static_kubeconfig_without_prod_s_context_or_empty_is_refused() -> None:
+    found = prod_access.static_problem(_kubeconfig({"token": "t"}), "elsewhere")
+    assert "no context 'elsewhere'" in str(found)
+    assert "it has: voting-prod" in str(found)
+    empty = prod_access.static_problem("", "voting-prod")
+    assert "is empty and no cloud route is set" in str(empty)
+
+
+def test_the_static_kubeconfig_is_written_for_its_owner_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "kubeconfig"
+    monkeypatch.setenv("PROD_KUBECONFIG", _kubeconfig({"token": "t"}))
+    assert prod_access.main(["static-kubeconfig", str(target)]) == 0
+    assert yaml.safe_load(target.read_text())["users"][0]["user"] == {"token": "t"}
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    monkeypatch.setenv("PROD_KUBECONFIG", _kubeconfig({"exec": {"command": "kubelogin"}}))
+    assert prod_access.main(["static-kubeconfig", str(tmp_path / "refused")]) == 2
+    assert not (tmp_path / "refused").exists()

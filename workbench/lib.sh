@@ -96,6 +96,26 @@ users_pulumi() {
   echo "$path"
 }
 
+# For --external, which deploys with the user's own CLI and never builds or starts anything:
+# prints that CLI's path, or says at once what is missing and how to install it and fails.
+# $1 names the command for the message; $2 what was not done ("deployed", "destroyed").
+require_users_pulumi() {
+  local found path
+  found=$(users_pulumi) && { echo "$found"; return 0; }
+  if ! path=$(command -v pulumi); then
+    found="there is none on PATH"
+  elif [[ $(readlink -f "$path") == "$VOTING_APP_CACHE"/* ]]; then
+    found="the one on PATH ($path) is the workbench's"
+  else
+    found="the one on PATH ($path) is $(pulumi version 2>/dev/null || echo "a version it does not say")"
+  fi
+  echo "$1: --external needs your own Pulumi CLI at or above $PULUMI_SDK_VERSION (the SDK in" \
+    "requirements.txt), and $found. Install it: curl -fsSL https://get.pulumi.com | sh" \
+    "(https://www.pulumi.com/docs/iac/download-install/), or run $1 without --external: the" \
+    "local cluster with the workbench's offline toolchain. Nothing was $2." >&2
+  return 2
+}
+
 # Registers the Go-built provider as plugin kubernetes v$PULUMI_KUBERNETES_VERSION (no download).
 install_provider_plugin() {
   local plugin="$PULUMI_HOME/plugins/resource-kubernetes-v$PULUMI_KUBERNETES_VERSION"

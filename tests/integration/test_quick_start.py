@@ -6,8 +6,9 @@ installed one) with a fresh PULUMI_HOME in which the Kubernetes plugin is instal
 kubeconfig whose context is named kind-kind; `pulumi login --local` writes under a HOME of the
 test's. The toolchain cache is an empty directory: nothing may be built.
 
-Copied from the README line by line, but for `kind create cluster` (the cluster is there) and
-one added line that gives the stack a namespace and node ports of its own on the shared cluster.
+The README's lines as tools/lib/quick_start.py reads them (the CI job on kind runs the same),
+but for `kind create cluster` (the cluster is there) and one added line that gives the stack a
+namespace and node ports of its own on the shared cluster.
 Then `tools/up --external` and `tools/down --external` with the same CLI: nothing built either."""
 
 from __future__ import annotations
@@ -24,16 +25,10 @@ import yaml
 
 from tests.integration.cluster import KUBECONFIG, get_json
 from tests.stack_files import ROOT
+from tools.lib import quick_start
 
 pytestmark = pytest.mark.integration
 WORKBENCH_CLI = ("pulumi", "pulumi-language-python", "pulumi-language-python-exec")
-
-
-def readme_quick_start() -> list[str]:
-    text = (ROOT / "README.md").read_text()
-    section = text.split("## Quick start with your own CLI and cluster", 1)[1]
-    block = section.split("```", 2)[1]
-    return [line.split("  #", 1)[0].strip() for line in block.strip().splitlines()]
 
 
 def _standin_cli(bin_dir: Path) -> Path:
@@ -94,18 +89,26 @@ def test_the_readme_quick_start_and_tools_up_external_with_your_own_cli(tmp_path
     install = ["pulumi", "plugin", "install", "resource", "kubernetes", version, "--file"]
     subprocess.run([*install, str(plugin)], env=env, check=True, capture_output=True)
 
-    lines = [line for line in readme_quick_start() if not line.startswith("kind create cluster")]
-    config_line = lines.index("pulumi config set --path cluster.type kind")
-    lines.insert(
-        config_line + 1,
+    own_namespace = (
         f"pulumi config set namespace {namespace} && "
         "pulumi config set --path vote.exposure.nodePort 30314 && "
-        "pulumi config set --path result.exposure.nodePort 30315",
+        "pulumi config set --path result.exposure.nodePort 30315"
     )
-    script = "set -euxo pipefail\n" + "\n".join(lines) + "\n"
+    lines = quick_start.adapted(
+        quick_start.readme_lines((ROOT / "README.md").read_text()),
+        {
+            "kind create cluster": lambda _: [],
+            "pulumi config set --path cluster.type kind": lambda line: [line, own_namespace],
+        },
+    )
     started = time.monotonic()
     run = subprocess.run(
-        ["bash", "-c", script], cwd=clone, env=env, capture_output=True, text=True, timeout=900
+        ["bash", "-c", quick_start.script(lines)],
+        cwd=clone,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
     quick_start_seconds = time.monotonic() - started
     said = run.stdout + run.stderr

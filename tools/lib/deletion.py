@@ -6,10 +6,13 @@ or delete some object; it says so in the namespace's conditions and waits foreve
 ours waits for a namespace to go (a `pulumi destroy`, the tests' clean-ups) runs under a watch
 that reads those conditions and stops the wait with the reason instead.
 
-    python -m tools.lib.deletion [--timeout S] NAMESPACE -- COMMAND...
+    python -m tools.lib.deletion [--timeout S] [--stack-file FILE] NAMESPACE -- COMMAND...
         runs COMMAND (a `pulumi destroy`, say) while watching NAMESPACE; if the namespace reports
         a deletion failure, or is still there S seconds (default 300) after COMMAND started
-        deleting it, COMMAND is interrupted and the reason printed (exit 3)
+        deleting it, COMMAND is interrupted and the reason printed (exit 3). With --stack-file
+        (the stack COMMAND destroys) it watches through that stack's own kubeconfig and context,
+        the cluster its provider deletes from, whatever kubectl's current context is; else
+        through --kubeconfig and --context
 """
 
 from __future__ import annotations
@@ -23,7 +26,12 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
+
+import yaml
+
+from tools.lib.preflight import PreflightError, stack_file
 
 # Conditions with which the namespace controller says it cannot finish (status True).
 FAILURES = (
@@ -130,17 +138,37 @@ def kubectl_for(kubeconfig: str | None, context: str | None) -> Kubectl:
     return kubectl
 
 
+def stack_target(path: Path) -> tuple[str | None, str]:
+    """(kubeconfig, context) of the stack whose file is `path`, as its provider uses them:
+    cluster.kubeconfig (None: $KUBECONFIG or ~/.kube/config, as kubectl reads them) and
+    cluster.context, or the context its cluster type's tool writes."""
+    _, context = stack_file(path)
+    if not context:
+        raise PreflightError(f"{path.name} names no cluster.context and its type has no default")
+    cluster = yaml.safe_load(path.read_text())["config"].get("voting-app:cluster") or {}
+    kubeconfig = cluster.get("kubeconfig")
+    return (str(Path(str(kubeconfig)).expanduser()) if kubeconfig else None), context
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT)
     parser.add_argument("--kubeconfig", default=os.environ.get("KUBECONFIG"))
     parser.add_argument("--context")
+    parser.add_argument("--stack-file", type=Path)
     parser.add_argument("namespace")
     parser.add_argument("command", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
     if not command:
         parser.error("no COMMAND after --")
+    if args.stack_file:
+        try:
+            kubeconfig, args.context = stack_target(args.stack_file)
+        except PreflightError as error:
+            print(f"tools/down: {error}; nothing was destroyed", file=sys.stderr)
+            return 2
+        args.kubeconfig = kubeconfig or args.kubeconfig
     # The command's own process group: the interrupt reaches it and its children (Pulumi's
     # plugins have groups of their own and end with the CLI).
     process = subprocess.Popen(command, start_new_session=True)

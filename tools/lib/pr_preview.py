@@ -340,7 +340,11 @@ def main() -> int:
     for p in previews:
         print(f"==> {p.stack}: {p.summary}")
         print(p.diff)
-    where = f"on {args.cluster_type or 'the local'} cluster ({args.context})"
+    where = (
+        f"on {args.cluster_type or 'the local'} cluster ({args.context})"
+        if throwaway
+        else "against the live stack only"
+    )
     comment = markdown(args.base, previews, seconds, where)
     if args.markdown:
         args.markdown.write_text(fit(comment, args.comment_limit))
