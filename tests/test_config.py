@@ -12,9 +12,9 @@ from unittest.mock import patch
 import pulumi
 import pytest
 
-from components.app.args import DEFAULT_IMAGES, DbArgs, StorageType, VotingAppArgs
+from components.app.args import DEFAULT_IMAGES, Credentials, DbArgs, StorageType, VotingAppArgs
 from components.app.db import STRONGEST_CLIENT_AUTH, ClientAuth
-from components.cluster.target import LOAD_BALANCERS, ClusterType
+from components.cluster.target import LOAD_BALANCERS, ClusterType, RenderSecrets
 from components.stack.config import parse_stack_config
 from components.stack.reader import ConfigError
 from components.units.quantities import is_pinned_image
@@ -185,6 +185,29 @@ def test_a_stack_of_the_required_keys_alone_runs_and_the_program_warns_of_trust(
     assert len(mocks.registered) > 20
     (call,) = warned.call_args_list
     assert call.args[0].startswith(f"{P}:db.clientAuth is not set: the db uses trust")
+
+
+def test_a_render_to_files_refers_to_the_db_secret_and_says_how_to_create_it() -> None:
+    values = dev_values()
+    setting("cluster.renderYamlTo", "/tmp/manifests")(values)
+    config = parse(values)
+    assert config.cluster.render_secrets is RenderSecrets.REFERENCE
+    assert config.app.db.credentials is Credentials.REFERENCED
+    (note,) = config.notes
+    assert "the Secret db-credentials is not written" in note
+    assert "kubectl create secret generic db-credentials --namespace voting-dev" in note
+    # A deploy creates it, whatever renderSecrets would say.
+    assert parse(dev_values()).app.db.credentials is Credentials.CREATED
+
+
+def test_a_render_writes_the_secret_only_when_the_stack_says_so_and_warns() -> None:
+    values = dev_values()
+    setting("cluster.renderYamlTo", "/tmp/manifests")(values)
+    setting("cluster.renderSecrets", "plaintext")(values)
+    config = parse(values)
+    assert config.app.db.credentials is Credentials.CREATED
+    (note,) = config.notes
+    assert "db password in plain text (base64)" in note
 
 
 def test_client_auth_defaults_to_scram_with_images_that_can_do_it() -> None:
@@ -505,6 +528,21 @@ BAD_CONFIG: list[tuple[str, Mutation, str, str]] = [
         setting("serviceAwait", "none"),
         f"{P}:serviceAwait",
         "one of endpoints, address",
+    ),
+    (
+        "render secrets without a render",
+        setting("cluster.renderSecrets", "plaintext"),
+        f"{P}:cluster.renderSecrets",
+        "only with renderYamlTo",
+    ),
+    (
+        "render secrets unknown",
+        lambda v: [
+            setting("cluster.renderYamlTo", "/tmp/x")(v),
+            setting("cluster.renderSecrets", "sealed")(v),
+        ],
+        f"{P}:cluster.renderSecrets",
+        "one of reference, plaintext",
     ),
     (
         "db workload unknown",

@@ -9,6 +9,7 @@ import pytest
 
 from components.app.args import (
     DEFAULT_IMAGES,
+    Credentials,
     DbArgs,
     VotingAppArgs,
     WebUnitArgs,
@@ -287,3 +288,23 @@ def test_the_stack_s_service_await_reaches_every_unit_s_service() -> None:
     assert "pulumi.com/waitFor" in services.pop("vote")
     for name, found in services.items():
         assert found.get("pulumi.com/skipAwait") == "true", name
+
+
+def test_a_referenced_db_secret_is_not_created_and_still_read_by_reference() -> None:
+    mocks, _ = build(
+        VotingAppArgs(
+            namespace="team",
+            db_password=pulumi.Output.secret(PASSWORD),
+            db=DbArgs(credentials=Credentials.REFERENCED),
+        )
+    )
+    assert mocks.of_type("kubernetes:core/v1:Secret") == []
+    env = {e["name"]: e for e in db_pod(mocks)["containers"][0]["env"]}
+    assert env["POSTGRES_PASSWORD"]["valueFrom"]["secretKeyRef"] == {
+        "name": "db-credentials",
+        "key": "password",
+    }
+    # Created by default, from the password.
+    created, _ = build(VotingAppArgs(namespace="team", db_password=pulumi.Output.secret(PASSWORD)))
+    (secret,) = created.of_type("kubernetes:core/v1:Secret")
+    assert unwrap(secret.inputs)["metadata"]["name"] == "db-credentials"

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import pulumi
 
 from components.app import db
-from components.app.db import DbArgs, DbStorage, DbWorkload, StorageType
+from components.app.db import Credentials, DbArgs, DbStorage, DbWorkload, StorageType
 from components.cluster.target import ClusterType
 from components.units.specs import (
     DEFAULT_NODE_ADDRESS,
@@ -128,6 +128,7 @@ def unit_images(args: VotingAppArgs) -> dict[str, str]:
 
 __all__ = [
     "DEFAULT_IMAGES",
+    "Credentials",
     "DbArgs",
     "DbStorage",
     "DbWorkload",

@@ -93,6 +93,17 @@ class DbStorage:
     retain_on_delete: bool = False
 
 
+class Credentials(StrEnum):
+    """Where the Secret `db-credentials` (the user and the password the db and its clients read)
+    comes from."""
+
+    # The app creates it from db_password, kept encrypted in the state.
+    CREATED = "created"
+    # Someone else puts it in the namespace (kubectl, a secrets operator): the app only refers to
+    # it, and never holds the password.
+    REFERENCED = "referenced"
+
+
 class DbWorkload(StrEnum):
     """What runs the db pod."""
 
@@ -112,6 +123,9 @@ class DbArgs:
     workload: default Deployment (with a separate claim `db-data` when storage is a claim).
       StatefulSet: the claim comes from a volumeClaimTemplate (`data-db-0`) and outlives the
       StatefulSet; the Service is still `db`.
+    credentials: default CREATED, the Secret `db-credentials` made from the app's db_password.
+      REFERENCED: the app does not create it (a render to files, a secrets operator); it must
+      exist in the namespace, with the keys `username` and `password`, before the db starts.
     """
 
     image: str = IMAGE
@@ -120,6 +134,7 @@ class DbArgs:
     storage: DbStorage = DbStorage()
     client_auth: ClientAuth | None = None
     workload: DbWorkload = DbWorkload.DEPLOYMENT
+    credentials: Credentials = Credentials.CREATED
 
 
 CONFIG_DIR = "/etc/postgresql/voting-app"

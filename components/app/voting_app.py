@@ -11,7 +11,7 @@ import pulumi_kubernetes as k8s
 
 from components.app import db
 from components.app.args import VotingAppArgs, WebUnitArgs, unit_images
-from components.app.db import ClientAuth, DbWorkload
+from components.app.db import ClientAuth, Credentials, DbWorkload
 from components.app.db_clients import (
     client_auth_problems,
     db_client_images,
@@ -120,7 +120,7 @@ class VotingApp(pulumi.ComponentResource):
 
     namespace: k8s.core.v1.Namespace
     namespace_name: pulumi.Output[str]
-    db_secret: k8s.core.v1.Secret
+    db_secret: k8s.core.v1.Secret | None
     db_config: k8s.core.v1.ConfigMap
     quota: k8s.core.v1.ResourceQuota
     limit_range: k8s.core.v1.LimitRange
@@ -216,7 +216,10 @@ class VotingApp(pulumi.ComponentResource):
             opts=self._child_opts("namespace", retain_on_delete=retain),
         )
 
-    def _db_secret(self) -> k8s.core.v1.Secret:
+    def _db_secret(self) -> k8s.core.v1.Secret | None:
+        """The Secret the db and its clients read, unless someone else provides it."""
+        if self._args.db.credentials is Credentials.REFERENCED:
+            return None
         return k8s.core.v1.Secret(
             self._child_name(db.SECRET_NAME),
             metadata=self._metadata(db.SECRET_NAME, "database"),

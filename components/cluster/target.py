@@ -108,6 +108,15 @@ def node_port_range(cluster_type: ClusterType) -> tuple[int, int]:
     return NODE_PORT_RANGES.get(cluster_type, KUBERNETES_NODE_PORTS)
 
 
+class RenderSecrets(StrEnum):
+    """What a render to files (`render_yaml_to`) does with a Secret's value."""
+
+    # The Secret is not written; the manifests refer to it, and whoever applies them creates it.
+    REFERENCE = "reference"
+    # Written as the provider renders it: the value in plain text (base64) in the files.
+    PLAINTEXT = "plaintext"
+
+
 @dataclass(frozen=True)
 class ClusterConfig:
     """The target cluster, as the stack config says it (the config reader applies the defaults:
@@ -119,6 +128,7 @@ class ClusterConfig:
     node_address: host used in NodePort URLs.
     render_yaml_to: None, or a directory: the provider writes every object's manifest there
       instead of deploying it (no cluster is contacted). Used to scan and dry-run the manifests.
+    render_secrets: with render_yaml_to, whether a Secret's value is written to the files.
     """
 
     type: ClusterType
@@ -126,6 +136,7 @@ class ClusterConfig:
     kubeconfig: str | None
     node_address: str
     render_yaml_to: str | None
+    render_secrets: RenderSecrets
 
     @property
     def is_cloud(self) -> bool:

@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 import pulumi
 import pulumi.runtime.config
 
+from components.app import db
 from components.app.args import (
     DbArgs,
     DbStorage,
@@ -33,12 +34,13 @@ from components.app.args import (
     WebUnitArgs,
     WorkerArgs,
 )
-from components.app.db import ClientAuth
+from components.app.db import ClientAuth, Credentials
 from components.app.db_clients import client_auth_problems, db_client_images, default_client_auth
 from components.cluster.kubeconfig import missing_context
 from components.cluster.target import (
     ClusterConfig,
     ClusterType,
+    RenderSecrets,
     default_context,
     default_contexts_described,
     default_names_described,
@@ -183,7 +185,10 @@ def _read(
     result = read_object(top, "result", lambda unit: _web_unit(unit, "result", node_ports))
     worker = read_object(top, "worker", _worker)
     redis = read_object(top, "redis", _redis)
-    db, notes = _db_with_notes(top, {"worker": worker, "result": result})
+    db_args, notes = _db_with_notes(top, {"worker": worker, "result": result})
+    if cluster.render_yaml_to is not None and cluster.render_secrets is RenderSecrets.REFERENCE:
+        db_args = dataclasses.replace(db_args, credentials=Credentials.REFERENCED)
+    notes += tuple(_rendering_notes(cluster, namespace))
     top.reject_unknown()
     _check_node_ports_unique(top, {"vote": vote, "result": result})
     if cluster_type is not None:
@@ -205,7 +210,7 @@ def _read(
             result=result,
             worker=worker,
             redis=redis,
-            db=db,
+            db=db_args,
         ),
         notes=notes,
     )
@@ -314,26 +319,64 @@ def _cluster(reader: ObjectReader) -> ClusterConfig:
         expected="the name of a context in your kubeconfig (required for type cloud)",
         documented=default_contexts_described(),
     )
+    kubeconfig = reader.optional_text(
+        "kubeconfig",
+        absent="$KUBECONFIG, or ~/.kube/config",
+        expected="a path to a kubeconfig file",
+    )
+    node_address = reader.text(
+        "nodeAddress", _app_default("node_address", str), expected=HOST_EXPECTED, check=is_host
+    )
+    render_yaml_to = reader.optional_text(
+        "renderYamlTo",
+        absent="unset: deploy to the cluster",
+        expected="a directory to write manifests to instead of deploying",
+    )
     return ClusterConfig(
         type=cluster_type or ClusterType.CLOUD,
         context=context,
-        kubeconfig=reader.optional_text(
-            "kubeconfig",
-            absent="$KUBECONFIG, or ~/.kube/config",
-            expected="a path to a kubeconfig file",
-        ),
-        node_address=reader.text(
-            "nodeAddress",
-            _app_default("node_address", str),
-            expected=HOST_EXPECTED,
-            check=is_host,
-        ),
-        render_yaml_to=reader.optional_text(
-            "renderYamlTo",
-            absent="unset: deploy to the cluster",
-            expected="a directory to write manifests to instead of deploying",
-        ),
+        kubeconfig=kubeconfig,
+        node_address=node_address,
+        render_yaml_to=render_yaml_to,
+        render_secrets=_render_secrets(reader, render_yaml_to),
     )
+
+
+def _render_secrets(reader: ObjectReader, render_yaml_to: str | None) -> RenderSecrets:
+    choices = [r.value for r in RenderSecrets]
+    explicit = reader.has("renderSecrets")
+    chosen = reader.choice("renderSecrets", RenderSecrets.REFERENCE.value, choices)
+    if chosen not in choices:
+        return RenderSecrets.REFERENCE
+    rendering = render_yaml_to is not None or reader.issues.about(reader.key("renderYamlTo"))
+    if explicit and not rendering:
+        reader.issues.add(
+            reader.key("renderSecrets"),
+            f"{describe(chosen)} without renderYamlTo",
+            "renderSecrets only with renderYamlTo: a deploy keeps the Secret's value encrypted "
+            "in the state",
+        )
+    return RenderSecrets(chosen)
+
+
+def _rendering_notes(cluster: ClusterConfig, namespace: str) -> list[str]:
+    """What a render to files does with the db's Secret, said when the program runs."""
+    if cluster.render_yaml_to is None:
+        return []
+    if cluster.render_secrets is RenderSecrets.PLAINTEXT:
+        return [
+            f"{PROJECT}:cluster.renderSecrets is plaintext: the Secret {db.SECRET_NAME} is "
+            f"written into {cluster.render_yaml_to} with the db password in plain text (base64); "
+            "keep those files as secret as the password itself."
+        ]
+    return [
+        f"{PROJECT}:cluster.renderYamlTo: the Secret {db.SECRET_NAME} is not written (its value "
+        "would be plain text in the files); the manifests refer to it. Create it in namespace "
+        f"{namespace} before applying them, with the keys username ({db.USER}) and password: "
+        f"kubectl create secret generic {db.SECRET_NAME} --namespace {namespace} "
+        f"--from-literal=username={db.USER} --from-literal=password=..., or with your secrets "
+        "operator. cluster.renderSecrets: plaintext writes it instead."
+    ]
 
 
 def _check_load_balancers(

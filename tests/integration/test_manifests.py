@@ -3,6 +3,7 @@ by the real API server in a server-side dry run."""
 
 from __future__ import annotations
 
+import base64
 import json
 import subprocess
 from collections.abc import Iterator
@@ -17,10 +18,10 @@ from components.app.traffic import OUTSIDE, TRAFFIC_GRAPH
 from tests.integration.cluster import kubectl, require_cluster
 from tests.integration.workspace import throwaway_stack
 from tests.stack_files import ROOT
+from tools.lib.project_copy import StackConfig
 
 pytestmark = pytest.mark.integration
 CHECKOV = ROOT / ".venv-checkov" / "bin" / "checkov"
-REDACTED = "REDACTED"
 
 
 @dataclass
@@ -29,17 +30,7 @@ class Rendered:
     directory: Path
     namespace: str
     password: str
-
-
-def _redact_secrets(directory: Path) -> None:
-    """Nothing kept on disk may hold a secret value: blank every Secret's data."""
-    for path in directory.rglob("*.yaml"):
-        document = yaml.safe_load(path.read_text())
-        if document and document.get("kind") == "Secret":
-            for field in ("data", "stringData"):
-                if field in document:
-                    document[field] = dict.fromkeys(document[field], REDACTED)
-            path.write_text(yaml.safe_dump(document, sort_keys=False))
+    warnings: str
 
 
 @pytest.fixture(scope="module", params=["dev", "prod"])
@@ -49,9 +40,9 @@ def rendered(
     workdir = tmp_path_factory.mktemp(f"render-{request.param}")
     directory = workdir / "manifests"
     with throwaway_stack(request.param, workdir, render_to=directory) as test:
-        test.up()
-        _redact_secrets(directory)
-        yield Rendered(request.param, directory, test.namespace, test.password)
+        up = test.up()
+        said = up.stdout + up.stderr
+        yield Rendered(request.param, directory, test.namespace, test.password, said)
 
 
 def _documents(rendered: Rendered) -> list[dict[str, Any]]:
@@ -69,10 +60,39 @@ def test_every_object_is_rendered_and_no_secret_value_is_kept(rendered: Rendered
     directions = {(edge.target, "in") for edge in TRAFFIC_GRAPH}
     directions |= {(edge.source, "out") for edge in TRAFFIC_GRAPH if edge.source != OUTSIDE}
     assert kinds.count("NetworkPolicy") == 1 + len(directions)
-    assert "Secret" in kinds
+    # The db's Secret is left out (cluster.renderSecrets: reference, the default), and the
+    # program said how to create it; its password is nowhere, plain or base64.
+    assert "Secret" not in kinds
+    assert "the Secret db-credentials is not written" in rendered.warnings
     for path in rendered.directory.rglob("*"):
         if path.is_file():
-            assert rendered.password not in path.read_text(), path
+            text = path.read_text()
+            for form in _forms(rendered.password):
+                assert form not in text, f"{path} holds the password ({form})"
+
+
+def _forms(password: str) -> list[str]:
+    """The password as a file might hold it: plain, or base64 (a Secret's data)."""
+    return [password, base64.b64encode(password.encode()).decode()]
+
+
+def test_a_render_writes_the_secret_only_when_the_stack_says_so(tmp_path: Path) -> None:
+    directory = tmp_path / "manifests"
+
+    def plaintext(config: StackConfig) -> None:
+        config["voting-app:cluster"]["renderSecrets"] = "plaintext"
+
+    with throwaway_stack("dev", tmp_path, render_to=directory, edit=plaintext) as test:
+        up = test.up()
+        assert "db password in plain text (base64)" in up.stdout + up.stderr
+        secrets = [
+            document
+            for path in directory.rglob("*.yaml")
+            if (document := yaml.safe_load(path.read_text())) and document["kind"] == "Secret"
+        ]
+        (secret,) = secrets
+        # The provider writes it as data: the password, base64, exactly as told.
+        assert secret["data"]["password"] == _forms(test.password)[1]
 
 
 def test_checkov_finds_nothing_unjustified(rendered: Rendered) -> None:

@@ -47,6 +47,9 @@ ABOUT: dict[str, str] = {
     "cluster.kubeconfig": "the kubeconfig file",
     "cluster.nodeAddress": "the host in NodePort URLs",
     "cluster.renderYamlTo": "write every object's manifest there instead of deploying",
+    "cluster.renderSecrets": "with renderYamlTo, whether the db's Secret is written: reference "
+    "leaves it out (the manifests refer to it; the preview says how to create it), plaintext "
+    "writes its value in plain text (base64)",
     "namespace": "the namespace the stack creates and deploys every object into",
     "optionA": "the first choice on the vote page (OPTION_A; the stock result page says Cats)",
     "optionB": "the second choice on the vote page (OPTION_B; the stock result page says Dogs)",
