@@ -36,10 +36,16 @@ TRAFFIC_GRAPH: tuple[Edge, ...] = (
 
 @dataclass(frozen=True)
 class Endpoint:
-    """What a policy needs to know of a unit: the labels that select its pods, and its port."""
+    """What a policy needs to know of a unit: the labels that select its pods, its port, and
+    whom an edge from OUTSIDE into it admits.
+
+    outside: the networks (CIDRs) that an OUTSIDE edge into the unit admits, the load
+      balancer's source ranges; default () admits every source.
+    """
 
     selector: Mapping[str, str]
     port: ContainerPort | None
+    outside: tuple[str, ...] = ()
 
 
 # Units dial their peers by Service name, so whoever dials needs the cluster DNS.
@@ -73,6 +79,24 @@ def _peer(unit: str, endpoints: Mapping[str, Endpoint]) -> k8s.networking.v1.Net
     )
 
 
+def _sources(
+    edge: Edge, endpoints: Mapping[str, Endpoint]
+) -> list[k8s.networking.v1.NetworkPolicyPeerArgs] | None:
+    """Who an edge admits: its source unit's pods; from OUTSIDE, the target's networks, or every
+    source (no `from`) when it names none."""
+    if edge.source != OUTSIDE:
+        return [_peer(edge.source, endpoints)]
+    networks = endpoints[edge.target].outside
+    if not networks:
+        return None
+    return [
+        k8s.networking.v1.NetworkPolicyPeerArgs(
+            ip_block=k8s.networking.v1.IPBlockArgs(cidr=network)
+        )
+        for network in networks
+    ]
+
+
 def check_graph(edges: Sequence[Edge], endpoints: Mapping[str, Endpoint]) -> None:
     """Every edge joins known units and ends at a port; nothing dials OUTSIDE (egress beyond DNS
     stays closed)."""
@@ -102,9 +126,7 @@ def ingress_spec(
     check_graph(edges, endpoints)
     ingress = [
         k8s.networking.v1.NetworkPolicyIngressRuleArgs(
-            # No `from` admits every source, which is what OUTSIDE means.
-            from_=None if edge.source == OUTSIDE else [_peer(edge.source, endpoints)],
-            ports=_port_of(unit, endpoints),
+            from_=_sources(edge, endpoints), ports=_port_of(unit, endpoints)
         )
         for edge in edges
         if edge.target == unit

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -164,7 +164,7 @@ class VotingApp(pulumi.ComponentResource):
             )
             for unit, args_of_unit in unit_args.items()
         }
-        self.network_policies = self._network_policies()
+        self.network_policies = self._network_policies(unit_args)
         self.disruption_budgets = self._disruption_budgets()
         self.vote_url = self._url("vote")
         self.result_url = self._url("result")
@@ -352,9 +352,16 @@ class VotingApp(pulumi.ComponentResource):
             },
         )
 
-    def _network_policies(self) -> list[k8s.networking.v1.NetworkPolicy]:
+    def _network_policies(
+        self, unit_args: Mapping[str, ServiceDeploymentArgs]
+    ) -> list[k8s.networking.v1.NetworkPolicy]:
+        # A unit's load balancer admits only its source ranges from outside: so do its pods.
         endpoints = {
-            name: Endpoint(selector=unit.selector, port=unit.port)
+            name: Endpoint(
+                selector=unit.selector,
+                port=unit.port,
+                outside=unit_args[name].exposure.source_ranges,
+            )
             for name, unit in self.units.items()
         }
         policies = [

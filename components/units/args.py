@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import pulumi
 
 from components.units.specs import (
+    SOURCE_RANGE_EXPECTED,
     Autoscaling,
     ContainerPort,
     EnvSpec,
@@ -27,6 +28,7 @@ from components.units.specs import (
     UpdateStrategy,
     Volume,
     node_port_problem,
+    source_range_problem,
 )
 
 
@@ -115,6 +117,7 @@ def check_args(name: str, args: ServiceDeploymentArgs) -> None:
             f"node_port {args.exposure.node_port} with exposure {args.exposure.type.value}:"
             f" {node_port}"
         )
+    problems += _source_range_problems(args.exposure)
     if args.port is None and any(
         probe is not None and not isinstance(probe.check, Exec)
         for probe in (args.readiness_probe, args.liveness_probe, args.startup_probe)
@@ -131,6 +134,24 @@ def check_args(name: str, args: ServiceDeploymentArgs) -> None:
         problems.append("every scan exception needs a written reason")
     if problems:
         raise ValueError(f"ServiceDeployment {name!r}: " + "; ".join(problems))
+
+
+def _source_range_problems(exposure: Exposure) -> list[str]:
+    if not exposure.source_ranges:
+        return []
+    if exposure.type is not ExposureType.LOAD_BALANCER:
+        return [
+            f"source_ranges with exposure {exposure.type.value}: only a LoadBalancer Service has"
+            " source ranges"
+        ]
+    problems = [
+        f"source range {text!r}: {problem}; expected {SOURCE_RANGE_EXPECTED}"
+        for text in exposure.source_ranges
+        if (problem := source_range_problem(text)) is not None
+    ]
+    if len(set(exposure.source_ranges)) < len(exposure.source_ranges):
+        problems.append(f"source_ranges {list(exposure.source_ranges)} repeat a range")
+    return problems
 
 
 def _scale_problems(scale: Scale) -> list[str]:

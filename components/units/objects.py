@@ -86,11 +86,22 @@ def unit_service(
         return None
     service_name = args.service_name or args.object_name or name
     annotations = service_await_annotations(args.exposure.type, args.service_await)
+    ranges = list(args.exposure.source_ranges) or None
     return k8s.core.v1.Service(
         f"{name}-service",
         metadata=object_metadata(service_name, args.namespace, labels, annotations),
         spec=k8s.core.v1.ServiceSpecArgs(
             type=args.exposure.type.value,
+            load_balancer_source_ranges=ranges,
+            # The unit's NetworkPolicy admits the same ranges, so its pods must see the client's
+            # own address. With the default policy (Cluster) a node may forward a load balancer's
+            # connection to a pod on another node, masquerading it as from itself: then "the
+            # 'source IP' that the NetworkPolicy acts on may be the IP of a LoadBalancer or of
+            # the Pod's node" (Kubernetes' Network Policies page, on ipBlock), and traffic from a
+            # pod's node is always admitted. Local sends a connection only to pods on the node it
+            # reached, its source intact; a cloud's load balancer then uses only the nodes that
+            # run one (their health check node port says which).
+            external_traffic_policy="Local" if ranges else None,
             selector=selector,
             ports=[
                 k8s.core.v1.ServicePortArgs(

@@ -6,6 +6,7 @@ Every field documents its default; nothing here touches Pulumi resources.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -35,11 +36,16 @@ class Exposure:
       range (30000-32767 unless its API server says otherwise).
     node_address: the host at which a NodePort is reached, for the unit's URL; default
       `localhost`.
+    source_ranges: only with `LoadBalancer`: the client networks (CIDRs, e.g. `203.0.113.0/24`)
+      that may connect; the load balancer refuses every other source, and the unit's
+      NetworkPolicy admits only these from outside the namespace. Default () admits every
+      source.
     """
 
     type: ExposureType = ExposureType.CLUSTER_IP
     node_port: int | None = None
     node_address: str = DEFAULT_NODE_ADDRESS
+    source_ranges: tuple[str, ...] = ()
 
 
 class ServiceAwait(StrEnum):
@@ -65,6 +71,34 @@ def node_port_problem(exposure: Exposure, allowed: tuple[int, int] | None = None
         return "a node port only with type NodePort"
     if allowed is not None and not allowed[0] <= exposure.node_port <= allowed[1]:
         return f"an integer from {allowed[0]} to {allowed[1]}, the cluster's NodePort range"
+    return None
+
+
+SOURCE_RANGE_EXPECTED = (
+    "an IPv4 or IPv6 network and its prefix length, in the shortest form, with no host bits set: "
+    "e.g. 203.0.113.0/24, 198.51.100.7/32 or 2001:db8::/32"
+)
+
+
+def source_range_problem(text: str) -> str | None:
+    """What is wrong with `text` as a source range (SOURCE_RANGE_EXPECTED), or None. Only the
+    written form that Kubernetes and every load balancer read alike: a netmask (`/255.0.0.0`),
+    a bare address, a zone index or another script's digits are refused, and so are host bits
+    (`10.1.2.3/8`: was 10.0.0.0/8 meant, or the one address?)."""
+    address, slash, prefix = text.partition("/")
+    if not text.isascii() or not slash or not prefix.isdigit() or "%" in address:
+        return "not a network address and a prefix length"
+    try:
+        network = ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        return "not an IPv4 or IPv6 address with a prefix length it can have"
+    if isinstance(network, ipaddress.IPv6Network) and network.network_address.ipv4_mapped:
+        return "an IPv4-mapped IPv6 network: write the IPv4 network"
+    if network.network_address != ipaddress.ip_address(address):
+        one = f"/{network.max_prefixlen}"
+        return f"host bits set (the network of that prefix is {network}; one address is {one})"
+    if str(network) != text:
+        return f"not in its shortest form, {network}"
     return None
 
 
