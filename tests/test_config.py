@@ -125,6 +125,7 @@ def test_the_defaults_are_what_the_documentation_says() -> None:
             limits=ComputeQuantities(cpu="250m", memory="256Mi"),
         )
         assert web.exposure == Exposure(type=ExposureType.NODE_PORT)
+        assert web.exposure.source_ranges == ()  # every source
         assert web.replicas == 1
     for other in (app.worker, app.redis, app.db):
         assert other.resources == Resources(
@@ -289,6 +290,13 @@ def autoscaling(unit: str, value: Any) -> Mutation:
 
     return mutate
 
+
+def load_balancer(unit: str, source_ranges: Any) -> Mutation:
+    """The unit a LoadBalancer (dev's kwok cluster gives it an address) with these ranges."""
+    return setting(f"{unit}.exposure", {"type": "LoadBalancer", "sourceRanges": source_ranges})
+
+
+RANGES = f"{P}:vote.exposure.sourceRanges"
 
 # (case id, change to the dev stack, key path the error must name, a word the error must say)
 BAD_CONFIG: list[tuple[str, Mutation, str, str]] = [
@@ -658,6 +666,63 @@ BAD_CONFIG: list[tuple[str, Mutation, str, str]] = [
         f"{P}:vote.exposure.nodePort",
         "from 1 to 65535",
     ),
+    (
+        "source ranges without LoadBalancer",
+        setting("vote.exposure.sourceRanges", ["203.0.113.0/24"]),
+        RANGES,
+        '["203.0.113.0/24"] (array) with type NodePort',
+    ),
+    (
+        "source range with host bits set",
+        load_balancer("vote", ["203.0.113.0/24", "10.1.2.3/8"]),
+        RANGES,
+        '[1] "10.1.2.3/8": host bits set (the network of that prefix is 10.0.0.0/8',
+    ),
+    (
+        "source range a bare address",
+        load_balancer("result", ["198.51.100.7"]),
+        f"{P}:result.exposure.sourceRanges",
+        '[0] "198.51.100.7": not a network address and a prefix length',
+    ),
+    (
+        "source range with a netmask",
+        load_balancer("vote", ["10.0.0.0/255.0.0.0"]),
+        RANGES,
+        '"10.0.0.0/255.0.0.0": not a network address and a prefix length',
+    ),
+    (
+        "source range not in its shortest form",
+        load_balancer("vote", ["2001:DB8::/32"]),
+        RANGES,
+        "not in its shortest form, 2001:db8::/32",
+    ),
+    (
+        "source range out of range",
+        load_balancer("vote", ["10.0.0.0/33"]),
+        RANGES,
+        "not an IPv4 or IPv6 address with a prefix length it can have",
+    ),
+    (
+        "source range with another script's digits",
+        load_balancer("vote", ["10.0.0.0/\u0668"]),
+        RANGES,
+        "not a network address and a prefix length",
+    ),
+    (
+        "source range with a final newline",
+        load_balancer("vote", ["10.0.0.0/8\n"]),
+        RANGES,
+        "not a network address and a prefix length",
+    ),
+    (
+        "source ranges repeated",
+        load_balancer("vote", ["10.0.0.0/8", "192.0.2.0/24", "10.0.0.0/8"]),
+        RANGES,
+        '[2] "10.0.0.0/8" repeats [0]',
+    ),
+    ("source ranges empty", load_balancer("vote", []), RANGES, "a non-empty list"),
+    ("source ranges a string", load_balancer("vote", "10.0.0.0/8"), RANGES, "(string)"),
+    ("source range a number", load_balancer("vote", [10]), RANGES, "[0] 10 (number) is not"),
 ]
 
 
@@ -774,6 +839,36 @@ def test_load_balancers_are_allowed_exactly_where_the_cluster_gives_them_an_addr
     else:
         with pytest.raises(ConfigError, match=re.escape(f"{P}:vote.exposure.type")):
             parse(values)
+
+
+def test_source_ranges_are_kept_as_written() -> None:
+    values = dev_values()
+    load_balancer("vote", ["127.0.0.1/32", "203.0.113.0/24", "2001:db8::/32"])(values)
+    load_balancer("result", ["0.0.0.0/0"])(values)
+    app = parse(values).app
+    assert app.vote.exposure == Exposure(
+        type=ExposureType.LOAD_BALANCER,
+        source_ranges=("127.0.0.1/32", "203.0.113.0/24", "2001:db8::/32"),
+    )
+    assert app.result.exposure.source_ranges == ("0.0.0.0/0",)
+
+
+def test_source_ranges_are_judged_once_and_never_against_a_placeholder() -> None:
+    """Bad ranges on a NodePort are one problem (the ranges), not also "only with LoadBalancer";
+    ranges under an unknown type are not judged against the type put in its place."""
+    values = dev_values()
+    setting("vote.exposure.sourceRanges", ["10.1.2.3/8"])(values)
+    setting("result.exposure", {"type": "Ingress", "sourceRanges": ["203.0.113.0/24"]})(values)
+    with pytest.raises(ConfigError) as raised:
+        parse(values)
+    assert [(issue.key, issue.got) for issue in raised.value.issues] == [
+        (
+            RANGES,
+            '["10.1.2.3/8"] (array): [0] "10.1.2.3/8": host bits set (the network of that prefix'
+            " is 10.0.0.0/8; one address is /32)",
+        ),
+        (f"{P}:result.exposure.type", '"Ingress" (string)'),
+    ]
 
 
 def test_a_context_the_kubeconfig_does_not_hold_fails_the_program_naming_it() -> None:

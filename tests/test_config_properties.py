@@ -13,10 +13,11 @@ import copy
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from ipaddress import IPv6Address
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from components.app.db import ClientAuth
@@ -79,6 +80,20 @@ hosts = st.one_of(
         fullmatch=True,
     ).filter(lambda host: not host.split(".")[-1].isdigit()),
 )
+
+
+@st.composite
+def networks(draw: st.DrawFn) -> str:
+    """A CIDR as Kubernetes and a load balancer read it: a network address (its host bits zero)
+    and its prefix length, in the shortest form."""
+    version = draw(st.sampled_from([4, 6]))
+    bits = 32 if version == 4 else 128
+    prefix = draw(st.integers(0, bits))
+    address = draw(st.ip_addresses(v=version))
+    network = type(address)(int(address) >> (bits - prefix) << (bits - prefix))
+    # IPv4 written as IPv6 (::ffff:a.b.c.d) is refused: the IPv4 network says the same.
+    assume(not (isinstance(network, IPv6Address) and network.ipv4_mapped))
+    return f"{network}/{prefix}"
 
 
 @st.composite
@@ -229,13 +244,18 @@ def valid_configs(draw: st.DrawFn) -> tuple[dict[str, Any], Expected]:
             )
             used_ports.add(port)
             web["exposure"]["nodePort"] = port
+        ranges: list[str] = []
+        if kind == "LoadBalancer" and draw(st.booleans()):
+            ranges = draw(st.lists(networks(), min_size=1, max_size=4, unique=True))
+            web["exposure"]["sourceRanges"] = ranges
         expected.append(
             _equals(
                 lambda c, u=unit: (
                     getattr(c.app, u).exposure.type.value,
                     getattr(c.app, u).exposure.node_port,
+                    getattr(c.app, u).exposure.source_ranges,
                 ),
-                (kind, port),
+                (kind, port, tuple(ranges)),
                 f"{unit} exposure",
             )
         )
@@ -390,6 +410,40 @@ def _autoscaled(values: dict[str, Any]) -> None:
     values[f"{P}:{WEB}"]["autoscaling"] = {"minReplicas": 1, "maxReplicas": 5}
 
 
+def _load_balancer(values: dict[str, Any]) -> None:
+    values[f"{P}:{WEB}"]["exposure"] = {"type": "LoadBalancer"}
+
+
+@st.composite
+def host_bits_set(draw: st.DrawFn) -> str:
+    """An address with a prefix length shorter than its own: host bits set."""
+    address = draw(st.ip_addresses().filter(lambda address: int(address) != 0))
+    bits = 32 if address.version == 4 else 128
+    trailing_zeros = (int(address) & -int(address)).bit_length() - 1 if int(address) else bits
+    prefix = draw(st.integers(0, bits - 1).filter(lambda p: bits - p > trailing_zeros))
+    return f"{address}/{prefix}"
+
+
+bad_range = st.one_of(
+    _spoiled(networks()),
+    host_bits_set(),
+    networks().map(lambda cidr: cidr.split("/")[0]),  # no prefix length
+    networks().map(lambda cidr: cidr.upper()).filter(lambda cidr: cidr != cidr.lower()),
+    st.sampled_from(
+        ["10.0.0.0/255.0.0.0", "10.0.0.0/08", "10.0.0.0/33", "::/129", "::ffff:a00:0/104", ""]
+    ),
+)
+bad_source_ranges = st.one_of(
+    st.just([]),
+    st.text(max_size=12),
+    st.integers(),
+    st.booleans(),
+    st.tuples(st.lists(networks(), max_size=2), bad_range).map(lambda pair: [*pair[0], pair[1]]),
+    st.tuples(st.lists(networks(), max_size=2), non_strings).map(lambda p: [*p[0], p[1]]),
+    networks().map(lambda cidr: [cidr, cidr]),
+)
+
+
 def _claim(values: dict[str, Any]) -> None:
     values[f"{P}:db"]["storage"] = {"type": "persistentVolumeClaim", "size": "1Gi"}
 
@@ -416,6 +470,7 @@ BAD_KEYS = [
         f"{WEB}.exposure.nodePort",
         st.one_of(bad_integers(1, 65535), st.integers(1, 29999), st.integers(32700, 65535)),
     ),
+    BadKey(f"{WEB}.exposure.sourceRanges", bad_source_ranges, _load_balancer),
     *(
         BadKey(f"{unit}.resources.{kind}.cpu", bad_cpu)
         for unit in ("vote", "worker", "db")

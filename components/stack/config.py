@@ -66,6 +66,7 @@ from components.units.quantities import (
     memory_bytes,
 )
 from components.units.specs import (
+    SOURCE_RANGE_EXPECTED,
     Autoscaling,
     ComputeQuantities,
     Exposure,
@@ -77,6 +78,7 @@ from components.units.specs import (
     Spread,
     WhenUnsatisfiable,
     node_port_problem,
+    source_range_problem,
 )
 
 PROJECT = "voting-app"
@@ -523,6 +525,12 @@ def _spread(reader: ObjectReader) -> Spread:
     )
 
 
+SOURCE_RANGES_EXPECTED = (
+    "a non-empty list of distinct CIDRs, each " + SOURCE_RANGE_EXPECTED + "; only with type "
+    "LoadBalancer"
+)
+
+
 def _exposure(
     reader: ObjectReader, default: Exposure, node_ports: tuple[int, int] | None
 ) -> Exposure:
@@ -537,6 +545,13 @@ def _exposure(
             maximum=65535,
             absent="allocated by the cluster",
         ),
+        source_ranges=reader.optional_texts(
+            "sourceRanges",
+            absent="every source",
+            expected=SOURCE_RANGES_EXPECTED,
+            problem=source_range_problem,
+        )
+        or (),
     )
     if reader.issues.about(reader.key("type")):
         return Exposure(type=exposure.type)
@@ -545,7 +560,14 @@ def _exposure(
         reader.issues.add(
             reader.key("nodePort"), f"{exposure.node_port} (number) with type {type_name}", problem
         )
-        return Exposure(type=exposure.type)
+        exposure = dataclasses.replace(exposure, node_port=None)
+    if exposure.source_ranges and exposure.type is not ExposureType.LOAD_BALANCER:
+        reader.issues.add(
+            reader.key("sourceRanges"),
+            f"{describe(list(exposure.source_ranges))} with type {type_name}",
+            "sourceRanges only with type LoadBalancer: the load balancer enforces them",
+        )
+        exposure = dataclasses.replace(exposure, source_ranges=())
     return exposure
 
 

@@ -204,6 +204,39 @@ class ObjectReader:
         text = self._text(name, value, REQUIRED, expected, check)
         return None if self.issues.about(self.key(name)) else text
 
+    def optional_texts(
+        self,
+        name: str,
+        *,
+        absent: str,
+        expected: str,
+        problem: Callable[[str], str | None],
+    ) -> tuple[str, ...] | None:
+        """A non-empty array of distinct strings, each of which `problem` finds nothing wrong
+        with (it says what is wrong, or None); None when the key is absent (`absent` says what
+        that means) or bad. One problem for the key, naming each bad item by its index."""
+        value = self._take(name, expected, None, absent)
+        if value is None:
+            return None
+        if not isinstance(value, list) or not value:
+            self.issues.add(self.key(name), describe(value), expected)
+            return None
+        wrong: list[str] = []
+        first: dict[str, int] = {}
+        for index, item in enumerate(value):
+            if not isinstance(item, str):
+                wrong.append(f"[{index}] {describe(item)} is not a string")
+            elif (why := problem(item)) is not None:
+                wrong.append(f"[{index}] {json.dumps(item)}: {why}")
+            elif item in first:
+                wrong.append(f"[{index}] {json.dumps(item)} repeats [{first[item]}]")
+            else:
+                first[item] = index
+        if wrong:
+            self.issues.add(self.key(name), f"{describe(value)}: {'; '.join(wrong)}", expected)
+            return None
+        return tuple(value)
+
     def boolean(self, name: str, default: bool) -> bool:
         """A true/false field (a JSON boolean; the strings "true" and "false" are refused)."""
         value = self._take(name, "true or false", default)

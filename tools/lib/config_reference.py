@@ -75,6 +75,8 @@ ABOUT: dict[str, str] = {
     "it an address)",
     "<unit>.exposure.nodePort": "a fixed node port (NodePort only), unique, within the cluster's "
     f"range: {_node_port_ranges()}",
+    "<unit>.exposure.sourceRanges": "the client networks the load balancer admits (all others "
+    "refused), and the only ones the unit's NetworkPolicy admits from outside (docs/operations.md)",
     "db.storage.type": "where Postgres keeps its data",
     "db.storage.size": "the claim's size, or the emptyDir's cap",
     "db.storage.storageClass": "the claim's StorageClass (persistentVolumeClaim only)",
