@@ -117,6 +117,12 @@ PolicyPack(
             ADVISORY,
         ),
         stack_policy(
+            "load-balancer-open-to-everyone-on-cloud",
+            "A LoadBalancer on a cloud stack admits only the source ranges that need it.",
+            rules.load_balancers_open_to_everyone_on_cloud,
+            ADVISORY,
+        ),
+        stack_policy(
             "no-trust-auth-on-cloud",
             "Postgres on a cloud stack asks its clients for a password.",
             rules.trust_auth_on_cloud,

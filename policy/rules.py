@@ -165,6 +165,35 @@ def _load_balancer_problem(cluster_type: str) -> str | None:
     return load_balancer_problem(ClusterType(cluster_type))
 
 
+# Source ranges that admit every address: the same as none at all.
+EVERY_SOURCE = ("0.0.0.0/0", "::/0")
+
+
+def load_balancers_open_to_everyone_on_cloud(resources: Sequence[Resource]) -> list[str]:
+    """A LoadBalancer Service on a cloud stack that any address on the internet may connect to:
+    no loadBalancerSourceRanges, or one that admits every source."""
+    if "cloud" not in cluster_types(resources):
+        return []
+    messages = []
+    for resource_type, props in resources:
+        if (
+            resource_type != "kubernetes:core/v1:Service"
+            or _dig(props, "spec", "type") != "LoadBalancer"
+        ):
+            continue
+        ranges = _dig(props, "spec", "loadBalancerSourceRanges") or []
+        everyone = [cidr for cidr in ranges if cidr in EVERY_SOURCE]
+        if ranges and not everyone:
+            continue
+        why = f"source ranges that include {everyone[0]}" if everyone else "no source ranges"
+        messages.append(
+            f"Service {_dig(props, 'metadata', 'name')} is a LoadBalancer on a cloud stack with "
+            f"{why}: every address on the internet can connect. Set its unit's "
+            "exposure.sourceRanges to the networks that need it (its NetworkPolicy follows)"
+        )
+    return messages
+
+
 HPA_TYPE = "kubernetes:autoscaling/v2:HorizontalPodAutoscaler"
 
 

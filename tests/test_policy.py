@@ -55,6 +55,15 @@ def test_advisories_on_the_shipped_stacks() -> None:
     (trust,) = rules.trust_auth_on_cloud(prod)
     assert trust.startswith("StatefulSet db: container db trusts every network client")
     assert rules.trust_auth_on_cloud(dev) == []
+    # prod's load balancers name no source ranges (who reaches them is the operator's to say).
+    # Sorted: the program registers them in no fixed order.
+    assert sorted(rules.load_balancers_open_to_everyone_on_cloud(prod)) == [
+        f"Service {unit} is a LoadBalancer on a cloud stack with no source ranges: every address "
+        "on the internet can connect. Set its unit's exposure.sourceRanges to the networks that "
+        "need it (its NetworkPolicy follows)"
+        for unit in ("result", "vote")
+    ]
+    assert rules.load_balancers_open_to_everyone_on_cloud(dev) == []
 
 
 def deployment(**container: Any) -> dict[str, Any]:
@@ -131,12 +140,14 @@ def test_cluster_scoped_objects_need_no_namespace() -> None:
     assert rules.not_in_default_namespace("kubernetes:core/v1:Namespace", namespace) == []
 
 
-def service(service_type: str, node_port: int | None = None) -> rules.Resource:
+def service(
+    service_type: str, node_port: int | None = None, source_ranges: list[str] | None = None
+) -> rules.Resource:
     port: dict[str, Any] = {"port": 80} | ({"nodePort": node_port} if node_port else {})
-    return (
-        "kubernetes:core/v1:Service",
-        {"metadata": {"name": "web"}, "spec": {"type": service_type, "ports": [port]}},
-    )
+    spec: dict[str, Any] = {"type": service_type, "ports": [port]}
+    if source_ranges is not None:
+        spec["loadBalancerSourceRanges"] = source_ranges
+    return ("kubernetes:core/v1:Service", {"metadata": {"name": "web"}, "spec": spec})
 
 
 def namespace(cluster_type: str) -> rules.Resource:
@@ -152,6 +163,32 @@ def test_load_balancers_only_where_the_cluster_gives_them_an_address(cluster_typ
     allowed = cluster_type in LOAD_BALANCERS
     assert len(messages) == (0 if allowed else 1)
     assert all("is a LoadBalancer: " in message for message in messages)
+
+
+@pytest.mark.parametrize(
+    ("cluster_type", "service_type", "source_ranges", "flagged"),
+    [
+        ("cloud", "LoadBalancer", None, "no source ranges"),
+        ("cloud", "LoadBalancer", [], "no source ranges"),
+        ("cloud", "LoadBalancer", ["0.0.0.0/0"], "source ranges that include 0.0.0.0/0"),
+        ("cloud", "LoadBalancer", ["203.0.113.0/24", "::/0"], "source ranges that include ::/0"),
+        ("cloud", "LoadBalancer", ["203.0.113.0/24", "2001:db8::/32"], None),
+        ("cloud", "NodePort", None, None),
+        ("cloud", "ClusterIP", None, None),
+        ("kwok", "LoadBalancer", None, None),
+        ("minikube", "LoadBalancer", ["0.0.0.0/0"], None),
+    ],
+)
+def test_a_load_balancer_open_to_everyone_is_flagged_on_cloud_only(
+    cluster_type: str, service_type: str, source_ranges: list[str] | None, flagged: str | None
+) -> None:
+    resources = [namespace(cluster_type), service(service_type, source_ranges=source_ranges)]
+    messages = rules.load_balancers_open_to_everyone_on_cloud(resources)
+    if flagged is None:
+        assert messages == []
+    else:
+        (message,) = messages
+        assert message.startswith(f"Service web is a LoadBalancer on a cloud stack with {flagged}:")
 
 
 def test_single_replica_web_tier_is_flagged_on_cloud_only() -> None:
