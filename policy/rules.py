@@ -6,6 +6,7 @@ tested without an engine and served by __main__.py without logic of their own.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
@@ -165,8 +166,12 @@ def _load_balancer_problem(cluster_type: str) -> str | None:
     return load_balancer_problem(ClusterType(cluster_type))
 
 
-# Source ranges that admit every address: the same as none at all.
-EVERY_SOURCE = ("0.0.0.0/0", "::/0")
+def _admits_every_address(cidr: object) -> bool:
+    """A range of prefix length 0 (0.0.0.0/0, ::/0, however written): the same as none at all."""
+    try:
+        return ipaddress.ip_network(str(cidr), strict=False).prefixlen == 0
+    except ValueError:
+        return False
 
 
 def load_balancers_open_to_everyone_on_cloud(resources: Sequence[Resource]) -> list[str]:
@@ -182,7 +187,7 @@ def load_balancers_open_to_everyone_on_cloud(resources: Sequence[Resource]) -> l
         ):
             continue
         ranges = _dig(props, "spec", "loadBalancerSourceRanges") or []
-        everyone = [cidr for cidr in ranges if cidr in EVERY_SOURCE]
+        everyone = [cidr for cidr in ranges if _admits_every_address(cidr)]
         if ranges and not everyone:
             continue
         why = f"source ranges that include {everyone[0]}" if everyone else "no source ranges"

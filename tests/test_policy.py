@@ -172,6 +172,8 @@ def test_load_balancers_only_where_the_cluster_gives_them_an_address(cluster_typ
         ("cloud", "LoadBalancer", [], "no source ranges"),
         ("cloud", "LoadBalancer", ["0.0.0.0/0"], "source ranges that include 0.0.0.0/0"),
         ("cloud", "LoadBalancer", ["203.0.113.0/24", "::/0"], "source ranges that include ::/0"),
+        # Written otherwise by hand, as a Service of another program may be.
+        ("cloud", "LoadBalancer", ["10.1.2.3/0"], "source ranges that include 10.1.2.3/0"),
         ("cloud", "LoadBalancer", ["203.0.113.0/24", "2001:db8::/32"], None),
         ("cloud", "NodePort", None, None),
         ("cloud", "ClusterIP", None, None),

@@ -37,8 +37,8 @@ class Exposure:
     node_address: the host at which a NodePort is reached, for the unit's URL; default
       `localhost`.
     source_ranges: only with `LoadBalancer`: the client networks (CIDRs, e.g. `203.0.113.0/24`)
-      that may connect; the load balancer refuses every other source, and the unit's
-      NetworkPolicy admits only these from outside the namespace. Default () admits every
+      that may connect; the load balancer refuses every other source (and VotingApp's
+      NetworkPolicy for the unit admits only these from outside). Default () admits every
       source.
     """
 
