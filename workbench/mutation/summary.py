@@ -1,0 +1,197 @@
+"""Reads mutmut's verdicts (mutants/**/*.meta) and prints where a run stands, or its summary.
+
+    python -m workbench.mutation.summary --progress   one line: how many mutants are decided
+    python -m workbench.mutation.summary --survivors  the names of the mutants that survived
+    python -m workbench.mutation.summary SECONDS      the summary of a run that took SECONDS: the
+                                                      figures, the score per file and overall,
+                                                      every survivor with its diff; also written
+                                                      to mutants/summary.md and survivors.md
+
+Run from the repository's root (mutmut reads its settings from pyproject.toml there).
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import subprocess
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+from mutmut.mutation.diff_apply import get_diff_for_mutant
+from mutmut.stats import status_by_exit_code
+
+MUTANTS = Path("mutants")
+# A test failed (killed), or the mutant made the tests run past their time limit (an endless
+# loop): both are the mutant detected.
+DETECTED = ("killed", "timeout")
+# The project's mypy --strict (tools/test --unit) refuses these before any test runs.
+TYPE_CHECKED = "caught by type check"
+# Left standing by the unit suite: no test failed, or no test even ran the function.
+STANDING = ("survived", "no tests")
+
+
+@dataclass
+class FileResult:
+    path: str
+    statuses: dict[str, str] = field(default_factory=dict)  # mutant name -> mutmut's status
+
+    def count(self, *statuses: str) -> int:
+        return sum(1 for status in self.statuses.values() if status in statuses)
+
+
+def read_results() -> list[FileResult]:
+    results = []
+    for meta in sorted(MUTANTS.rglob("*.py.meta")):
+        data = _read_json(meta)
+        statuses = {
+            name: status_by_exit_code[code] for name, code in data["exit_code_by_key"].items()
+        }
+        if statuses:
+            results.append(FileResult(str(meta.relative_to(MUTANTS))[: -len(".meta")], statuses))
+    return results
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    # mutmut rewrites a file after each mutant: a read may meet it half written.
+    for _ in range(10):
+        try:
+            data: dict[str, Any] = json.loads(path.read_text())
+            return data
+        except json.JSONDecodeError:
+            time.sleep(0.1)
+    return dict(json.loads(path.read_text()))
+
+
+def score(detected: int, tested: int) -> str:
+    return f"{100 * detected / tested:.1f}%" if tested else "n/a"
+
+
+def progress(results: list[FileResult]) -> str:
+    statuses = Counter(s for result in results for s in result.statuses.values())
+    total = sum(statuses.values())
+    decided = total - statuses["not checked"]
+    return (
+        f"{decided}/{total} mutants decided: {statuses['killed']} killed, "
+        f"{statuses[TYPE_CHECKED]} by mypy, {statuses['survived']} survived, "
+        f"{statuses['no tests']} without a test, {statuses['timeout']} timed out"
+    )
+
+
+def survivors(results: list[FileResult]) -> list[tuple[str, str, str]]:
+    """(file, mutant name, status) of every mutant the unit suite left standing."""
+    return [
+        (result.path, name, status)
+        for result in results
+        for name, status in sorted(result.statuses.items(), key=lambda item: _number(item[0]))
+        if status in STANDING
+    ]
+
+
+def _number(name: str) -> tuple[str, int]:
+    function, _, number = name.rpartition("__mutmut_")
+    return function, int(number)
+
+
+def _commit() -> str:
+    head = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "--", "components", "policy", "tests", "pyproject.toml"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    return f"{head} (with uncommitted changes)" if dirty else head
+
+
+def _excluded_lines() -> int:
+    """Lines marked `# pragma: no mutate`: equivalent mutants, listed in survivors.md."""
+    found = subprocess.run(
+        ["git", "grep", "-c", "pragma: no mutate", "--", "components", "policy/*.py"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.split()
+    return sum(int(line.rpartition(":")[2]) for line in found)
+
+
+def summary(results: list[FileResult], seconds: int) -> tuple[str, str]:
+    """The run's figures and its survivors, each as Markdown."""
+    rows = []
+    totals: Counter[str] = Counter()
+    for result in results:
+        counts = {
+            "mutants": len(result.statuses),
+            "mypy": result.count(TYPE_CHECKED),
+            "killed": result.count(*DETECTED),
+            "standing": result.count(*STANDING),
+            "other": result.count("suspicious", "segfault", "skipped", "not checked")
+            + result.count("check was interrupted by user"),
+        }
+        totals.update(counts)
+        tested = counts["killed"] + counts["standing"]
+        rows.append((result.path, counts, score(counts["killed"], tested)))
+    timeouts = sum(result.count("timeout") for result in results)
+    no_tests = sum(result.count("no tests") for result in results)
+    tested = totals["killed"] + totals["standing"]
+    today = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d")
+    lines = [
+        f"- {today}, commit {_commit()}, mutmut {version('mutmut')}, one worker: "
+        f"{seconds // 60} min {seconds % 60} s",
+        f"- {totals['mutants']} mutants of components/ and policy/; "
+        f"{_excluded_lines()} lines excluded as equivalent (`# pragma: no mutate`)",
+        f"- caught by mypy --strict before any test: {totals['mypy']}",
+        f"- run against the unit tests: {tested}: killed {totals['killed']} "
+        f"(of which {timeouts} by timeout), survived {totals['standing'] - no_tests}, "
+        f"no test reaches it {no_tests}",
+        f"- **score {score(totals['killed'], tested)}** (killed / run against the tests)",
+    ]
+    if totals["other"]:
+        lines.append(f"- undecided (suspicious, segfault, interrupted, not run): {totals['other']}")
+    lines += [
+        "",
+        "| file | mutants | mypy | killed | survived | score |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    lines += [
+        f"| {path} | {c['mutants']} | {c['mypy']} | {c['killed']} | {c['standing']} | {s} |"
+        for path, c, s in rows
+    ]
+    listed = [f"{len(survivors(results))} mutants left standing by the unit suite:", ""]
+    for path, name, status in survivors(results):
+        note = " (no test runs this function)" if status == "no tests" else ""
+        diff = get_diff_for_mutant(name, path=path)
+        listed += [f"### {name}{note}", "", "```diff", diff, "```", ""]
+    return "\n".join(lines) + "\n", "\n".join(listed)
+
+
+def main(argv: list[str]) -> int:
+    results = read_results()
+    if argv == ["--progress"]:
+        print(progress(results))
+    elif argv == ["--survivors"]:
+        print("\n".join(name for _, name, _ in survivors(results)))
+    elif len(argv) == 1 and argv[0].isdigit():
+        figures, listed = summary(results, int(argv[0]))
+        (MUTANTS / "summary.md").write_text(figures)
+        (MUTANTS / "survivors.md").write_text(listed)
+        for _, name, status in survivors(results):
+            print(f"  {status}: {name}")
+        print()
+        print(figures, end="")
+        print(f"\n(written to {MUTANTS}/summary.md; every survivor's diff: {MUTANTS}/survivors.md)")
+    else:
+        print(__doc__, file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
