@@ -23,6 +23,7 @@ class VotingMocks(pulumi.runtime.Mocks):
         self.urns: list[str] = []
         # By URN: what each resource was told to wait for (URNs), and each component's outputs.
         self.dependencies: dict[str, list[str]] = {}
+        self.retained: set[str] = set()  # the URNs registered with retainOnDelete
         self.component_outputs: dict[str, dict[str, Any]] = {}
         self._cluster_ips = (f"10.96.0.{n}" for n in itertools.count(10))
         self._node_ports = itertools.count(FIRST_AUTO_NODE_PORT)
@@ -60,7 +61,7 @@ class VotingMocks(pulumi.runtime.Mocks):
 
 class RecordingMonitor(MockMonitor):  # type: ignore[misc]
     """The SDK's mock monitor, also recording what it otherwise drops: each registration's
-    dependencies and each component's registered outputs."""
+    dependencies, retainOnDelete, and each component's registered outputs."""
 
     def __init__(self, mocks: VotingMocks) -> None:
         super().__init__(mocks)
@@ -69,6 +70,8 @@ class RecordingMonitor(MockMonitor):  # type: ignore[misc]
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (the gRPC method's name)
         response = super().RegisterResource(request)
         self.voting_mocks.dependencies[response.urn] = list(request.dependencies)
+        if request.HasField("retainOnDelete") and request.retainOnDelete:
+            self.voting_mocks.retained.add(response.urn)
         return response
 
     def RegisterResourceOutputs(self, request: Any) -> Any:  # noqa: N802

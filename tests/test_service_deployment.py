@@ -542,3 +542,41 @@ def test_pods_spread_only_when_there_can_be_more_than_one() -> None:
         "ScheduleAnyway",
     )
     assert constraints(replicas=3, spread=Spread(hostname=None)) is None
+
+
+# A claim of the unit: kept on delete exactly when its volume says so, and waiting, like every
+# object of the unit, for what the unit depends on.
+
+
+@pytest.mark.parametrize("retained", [True, False])
+def test_a_claim_is_kept_on_delete_exactly_when_its_volume_says(retained: bool) -> None:
+    volume = ClaimVolume(name="data", mount_path="/data", retain_on_delete=retained)
+    mocks, _ = build(web_args(volumes=(volume,), update_strategy=Recreate()), name="store")
+    (claim,) = (urn for urn in mocks.urns if CLAIM in urn)
+    assert claim.endswith("ServiceDeployment$kubernetes:core/v1:PersistentVolumeClaim::store-data")
+    assert (claim in mocks.retained) is retained
+    assert mocks.retained <= {claim}
+
+
+def test_every_object_of_the_unit_waits_for_what_the_unit_depends_on() -> None:
+    def program() -> None:
+        first = pulumi.CustomResource("test:index:Thing", "first")
+        args = web_args(
+            volumes=(ClaimVolume(name="data", mount_path="/data"),),
+            update_strategy=Recreate(),
+            replicas=Autoscaling(min_replicas=1, max_replicas=3),
+        )
+        ServiceDeployment("store", args, pulumi.ResourceOptions(depends_on=[first]))
+
+    mocks = run_with_mocks(program)
+    (first,) = (urn for urn in mocks.urns if urn.endswith("::first"))
+    children = [urn for urn in mocks.urns if "ServiceDeployment$kubernetes:" in urn]
+    assert {urn.split("$")[-1].split("::")[0] for urn in children} == {
+        DEPLOYMENT,
+        SERVICE,
+        ACCOUNT,
+        CLAIM,
+        "kubernetes:autoscaling/v2:HorizontalPodAutoscaler",
+    }
+    for urn in children:
+        assert first in mocks.dependencies[urn], urn
