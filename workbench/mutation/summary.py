@@ -2,6 +2,7 @@
 
     python -m workbench.mutation.summary --progress   one line: how many mutants are decided
     python -m workbench.mutation.summary --survivors  the names of the mutants that survived
+    python -m workbench.mutation.summary --commit     the commit measured (and if it is changed)
     python -m workbench.mutation.summary SECONDS      the summary of a run that took SECONDS: the
                                                       figures, the score per file and overall,
                                                       every survivor with its diff; also written
@@ -98,12 +99,13 @@ def _number(name: str) -> tuple[str, int]:
     return function, int(number)
 
 
-def _commit() -> str:
+def commit() -> str:
+    """The commit measured: HEAD, and whether the product or its tests differ from it."""
     head = subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
     ).stdout.strip()
     dirty = subprocess.run(
-        ["git", "status", "--porcelain", "--", "components", "policy", "tests", "pyproject.toml"],
+        ["git", "status", "--porcelain", "--", "components", "policy", "tests"],
         capture_output=True,
         text=True,
         check=True,
@@ -142,8 +144,12 @@ def summary(results: list[FileResult], seconds: int) -> tuple[str, str]:
     no_tests = sum(result.count("no tests") for result in results)
     tested = totals["killed"] + totals["standing"]
     today = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d")
+    # As the run began (run writes it): the tree may change while it runs.
+    measured = (
+        (MUTANTS / "commit").read_text().strip() if (MUTANTS / "commit").exists() else commit()
+    )
     lines = [
-        f"- {today}, commit {_commit()}, mutmut {version('mutmut')}, one worker: "
+        f"- {today}, commit {measured}, mutmut {version('mutmut')}, one worker: "
         f"{seconds // 60} min {seconds % 60} s",
         f"- {totals['mutants']} mutants of components/ and policy/; "
         f"{_excluded_lines()} lines excluded as equivalent (`# pragma: no mutate`)",
@@ -176,6 +182,8 @@ def main(argv: list[str]) -> int:
     results = read_results()
     if argv == ["--progress"]:
         print(progress(results))
+    elif argv == ["--commit"]:
+        print(commit())
     elif argv == ["--survivors"]:
         print("\n".join(name for _, name, _ in survivors(results)))
     elif len(argv) == 1 and argv[0].isdigit():
