@@ -34,6 +34,8 @@ from components.units.endpoints import PENDING, load_balancer_url
             80,
             "http://h",
         ),
+        # Only a host name or address makes a URL, whatever else the status holds there.
+        ({"loadBalancer": {"ingress": [{"ip": {"unexpected": "shape"}}]}}, 80, PENDING),
     ],
 )
 def test_load_balancer_url(status: Any, port: int, url: str) -> None:
