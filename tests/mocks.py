@@ -24,6 +24,7 @@ class VotingMocks(pulumi.runtime.Mocks):
         # By URN: what each resource was told to wait for (URNs), and each component's outputs.
         self.dependencies: dict[str, list[str]] = {}
         self.retained: set[str] = set()  # the URNs registered with retainOnDelete
+        self.alias_names: dict[str, list[str]] = {}  # the old names each resource answers to
         self.component_outputs: dict[str, dict[str, Any]] = {}
         self._cluster_ips = (f"10.96.0.{n}" for n in itertools.count(10))
         self._node_ports = itertools.count(FIRST_AUTO_NODE_PORT)
@@ -61,7 +62,7 @@ class VotingMocks(pulumi.runtime.Mocks):
 
 class RecordingMonitor(MockMonitor):  # type: ignore[misc]
     """The SDK's mock monitor, also recording what it otherwise drops: each registration's
-    dependencies, retainOnDelete, and each component's registered outputs."""
+    dependencies, retainOnDelete, alias names, and each component's registered outputs."""
 
     def __init__(self, mocks: VotingMocks) -> None:
         super().__init__(mocks)
@@ -72,6 +73,9 @@ class RecordingMonitor(MockMonitor):  # type: ignore[misc]
         self.voting_mocks.dependencies[response.urn] = list(request.dependencies)
         if request.HasField("retainOnDelete") and request.retainOnDelete:
             self.voting_mocks.retained.add(response.urn)
+        self.voting_mocks.alias_names[response.urn] = [
+            alias.spec.name for alias in request.aliases if alias.spec.name
+        ]
         return response
 
     def RegisterResourceOutputs(self, request: Any) -> Any:  # noqa: N802

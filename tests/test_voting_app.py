@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pulumi
@@ -10,15 +11,30 @@ import pytest
 from components.app.args import (
     DEFAULT_IMAGES,
     DbArgs,
+    RedisArgs,
     VotingAppArgs,
     WebUnitArgs,
     WorkerArgs,
 )
-from components.app.db import CONFIG_DIR, INIT_DIR, MD5_INIT_SCRIPT, ClientAuth
+from components.app.db import (
+    CONFIG_DIR,
+    INIT_DIR,
+    MD5_INIT_SCRIPT,
+    ClientAuth,
+    DbStorage,
+    StorageType,
+)
 from components.app.voting_app import VotingApp
 from components.cluster.target import ClusterType
-from components.units.specs import Exposure, ExposureType, ServiceAwait
-from tests.mocks import VotingMocks, run_with_mocks, unwrap
+from components.units.specs import (
+    ComputeQuantities,
+    Exposure,
+    ExposureType,
+    PullPolicy,
+    Resources,
+    ServiceAwait,
+)
+from tests.mocks import VotingMocks, is_secret, run_with_mocks, unwrap
 
 TRUST = DbArgs(client_auth=ClientAuth.TRUST)
 PASSWORD = "pw-of-this-test"
@@ -265,3 +281,158 @@ def test_the_stack_s_service_await_reaches_every_unit_s_service() -> None:
     assert "pulumi.com/waitFor" in services.pop("vote")
     for name, found in services.items():
         assert found.get("pulumi.com/skipAwait") == "true", name
+
+
+# What each child of the app is registered as: its name (from the app's), the old name it still
+# answers to, its labels, and what the namespace and the Secret hold.
+
+APP = "voting:index:VotingApp"
+
+
+def children_of_the_app(mocks: VotingMocks) -> dict[str, str]:
+    """Resource name -> URN of each resource whose parent is the VotingApp."""
+    return {
+        urn.rsplit("::", 1)[1]: urn
+        for urn in mocks.urns
+        if urn.split("::")[2].split("$")[-2:-1] == [APP]
+    }
+
+
+def trusting_app(**overrides: Any) -> VotingAppArgs:
+    base: dict[str, Any] = {"namespace": "team", "db_password": pulumi.Output.secret(PASSWORD)}
+    return VotingAppArgs(**(base | {"db": TRUST} | overrides))
+
+
+def test_every_child_is_named_after_the_app_and_answers_to_its_old_name() -> None:
+    mocks, _ = build(trusting_app())
+    children = children_of_the_app(mocks)
+    # Their names before names were derived from the app's (stacks deployed then keep them).
+    old_names = {
+        "namespace",
+        "db-credentials",
+        "db-config",
+        "app-quota",
+        "app-limits",
+        "redis",
+        "db",
+        "vote",
+        "worker",
+        "result",
+        "default-deny",
+        "vote-ingress",
+        "vote-egress",
+        "redis-ingress",
+        "worker-egress",
+        "db-ingress",
+        "result-ingress",
+        "result-egress",
+    }
+    assert set(children) == {f"voting-{old}" for old in old_names}
+    for old in old_names:
+        assert mocks.alias_names[children[f"voting-{old}"]] == [old]
+
+
+def test_each_object_of_the_app_says_what_part_of_it_it_is() -> None:
+    mocks, _ = build(trusting_app(vote=WebUnitArgs(image=DEFAULT_IMAGES["vote"], replicas=2)))
+    components = {
+        (r.typ.rsplit(":", 1)[1], unwrap(r.inputs)["metadata"]["name"]): unwrap(r.inputs)[
+            "metadata"
+        ]["labels"]["app.kubernetes.io/component"]
+        for r in mocks.registered
+        if r.typ.split(":")[1] in ("core/v1", "networking.k8s.io/v1", "policy/v1")
+        and r.typ.rsplit(":", 1)[1] not in ("Service", "ServiceAccount")
+    }
+    db_config = db_config_name(mocks)
+    assert components == {
+        ("Namespace", "team"): "namespace",
+        ("Secret", "db-credentials"): "database",
+        ("ConfigMap", db_config): "database",
+        ("ResourceQuota", "app-quota"): "quota",
+        ("LimitRange", "app-limits"): "quota",
+        ("NetworkPolicy", "default-deny"): "network-policy",
+        ("NetworkPolicy", "vote-ingress"): "network-policy",
+        ("NetworkPolicy", "vote-egress"): "network-policy",
+        ("NetworkPolicy", "redis-ingress"): "network-policy",
+        ("NetworkPolicy", "worker-egress"): "network-policy",
+        ("NetworkPolicy", "db-ingress"): "network-policy",
+        ("NetworkPolicy", "result-ingress"): "network-policy",
+        ("NetworkPolicy", "result-egress"): "network-policy",
+        ("PodDisruptionBudget", "vote"): "disruption-budget",
+    }
+
+
+def db_config_name(mocks: VotingMocks) -> str:
+    name: str = db_config(mocks)["metadata"]["name"]
+    assert name.startswith("db-config-")
+    return name
+
+
+@pytest.mark.parametrize("retained", [True, False])
+def test_the_namespace_is_kept_exactly_when_the_db_s_data_is(retained: bool) -> None:
+    storage = DbStorage(type=StorageType.PERSISTENT_VOLUME_CLAIM, retain_on_delete=retained)
+    mocks, _ = build(trusting_app(db=replace(TRUST, storage=storage)))
+    namespace = children_of_the_app(mocks)["voting-namespace"]
+    assert (namespace in mocks.retained) is retained
+
+
+def test_the_db_secret_is_an_opaque_one_holding_the_user_and_the_secret_password() -> None:
+    mocks, _ = build(trusting_app())
+    (secret,) = mocks.of_type("kubernetes:core/v1:Secret")
+    assert secret.inputs["type"] == "Opaque"
+    assert is_secret(secret.inputs["stringData"])
+    assert unwrap(secret.inputs["stringData"]) == {"username": "postgres", "password": PASSWORD}
+
+
+@pytest.mark.parametrize("unit", ["vote", "result"])
+def test_the_web_units_are_probed_as_upstream_compose_probes_vote(unit: str) -> None:
+    mocks, _ = build(trusting_app())
+    (deployment,) = (
+        unwrap(d.inputs)
+        for d in mocks.of_type("kubernetes:apps/v1:Deployment")
+        if d.inputs["metadata"]["name"] == unit
+    )
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    http = {"httpGet": {"path": "/", "port": "http"}, "periodSeconds": 15, "timeoutSeconds": 5}
+    assert container["readinessProbe"] == http | {"initialDelaySeconds": 10, "failureThreshold": 3}
+    assert container["livenessProbe"] == http | {"initialDelaySeconds": 30, "failureThreshold": 5}
+
+
+def test_redis_runs_as_its_args_say_with_the_data_store_s_probes_and_identity() -> None:
+    resources = Resources(
+        requests=ComputeQuantities(cpu="20m", memory="32Mi"),
+        limits=ComputeQuantities(cpu="200m", memory="96Mi"),
+    )
+    redis = RedisArgs(
+        image="example/redis:7", image_pull_policy=PullPolicy.ALWAYS, resources=resources
+    )
+    mocks, _ = build(trusting_app(redis=redis))
+    (deployment,) = (
+        unwrap(d.inputs)
+        for d in mocks.of_type("kubernetes:apps/v1:Deployment")
+        if d.inputs["metadata"]["name"] == "redis"
+    )
+    pod = deployment["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert container["image"] == "example/redis:7"
+    assert container["imagePullPolicy"] == "Always"
+    assert container["resources"] == {
+        "requests": {"cpu": "20m", "memory": "32Mi"},
+        "limits": {"cpu": "200m", "memory": "96Mi"},
+    }
+    ping = {
+        "exec": {"command": ["redis-cli", "ping"]},
+        "initialDelaySeconds": 5,
+        "timeoutSeconds": 3,
+    }
+    assert container["readinessProbe"] == ping | {"periodSeconds": 10, "failureThreshold": 3}
+    assert container["livenessProbe"] == ping | {"periodSeconds": 10, "failureThreshold": 6}
+    assert {"name": "data", "mountPath": "/data"} in container["volumeMounts"]
+    assert {"name": "data", "emptyDir": {}} in pod["volumes"]
+    # The official image runs as any uid: a high one, owning its data through fsGroup.
+    identity = pod["securityContext"] | container["securityContext"]
+    assert {key: identity.get(key) for key in ("runAsUser", "runAsGroup", "fsGroup")} == {
+        "runAsUser": 10999,
+        "runAsGroup": 10999,
+        "fsGroup": 10999,
+    }
+    assert identity["runAsNonRoot"] is True
