@@ -2,6 +2,7 @@
 
     python -m workbench.mutation.summary --progress   one line: how many mutants are decided
     python -m workbench.mutation.summary --survivors  the names of the mutants that survived
+                                                      (the equivalent ones left out)
     python -m workbench.mutation.summary --commit     the commit measured (and if it is changed)
     python -m workbench.mutation.summary SECONDS      the summary of a run that took SECONDS: the
                                                       figures, the score per file and overall,
@@ -18,6 +19,7 @@ import json
 import subprocess
 import sys
 import time
+import tomllib
 from collections import Counter
 from dataclasses import dataclass, field
 from importlib.metadata import version
@@ -28,6 +30,7 @@ from mutmut.mutation.diff_apply import get_diff_for_mutant
 from mutmut.stats import status_by_exit_code
 
 MUTANTS = Path("mutants")
+EQUIVALENT_LIST = Path("workbench/mutation/equivalent.toml")
 # A test failed (killed), or the mutant made the tests run past their time limit (an endless
 # loop): both are the mutant detected.
 DETECTED = ("killed", "timeout")
@@ -35,15 +38,26 @@ DETECTED = ("killed", "timeout")
 TYPE_CHECKED = "caught by type check"
 # Left standing by the unit suite: no test failed, or no test even ran the function.
 STANDING = ("survived", "no tests")
+# A survivor that equivalent.toml shows no test could tell apart from the code.
+EQUIVALENT = "equivalent"
 
 
 @dataclass
 class FileResult:
     path: str
-    statuses: dict[str, str] = field(default_factory=dict)  # mutant name -> mutmut's status
+    statuses: dict[str, str] = field(default_factory=dict)  # mutant name -> its status
 
     def count(self, *statuses: str) -> int:
         return sum(1 for status in self.statuses.values() if status in statuses)
+
+
+@dataclass(frozen=True)
+class Equivalent:
+    """An entry of equivalent.toml: a mutant of `function` whose diff is `change`."""
+
+    function: str
+    change: tuple[str, ...]
+    why: str
 
 
 def read_results() -> list[FileResult]:
@@ -67,6 +81,53 @@ def _read_json(path: Path) -> dict[str, Any]:
         except json.JSONDecodeError:
             time.sleep(0.1)
     return dict(json.loads(path.read_text()))
+
+
+def read_equivalents() -> list[Equivalent]:
+    entries = tomllib.loads(EQUIVALENT_LIST.read_text()).get("mutant", [])
+    return [
+        Equivalent(e["function"], tuple(_normal(line) for line in e["diff"]), e["why"])
+        for e in entries
+    ]
+
+
+def change_of(path: str, name: str) -> tuple[str, ...]:
+    """The mutant's removed and added lines, stripped: what identifies it across runs (mutmut's
+    numbers change whenever its function does)."""
+    diff = get_diff_for_mutant(name, path=path).splitlines()
+    return tuple(
+        _normal(line) for line in diff if line[:1] in "+-" and not line.startswith(("+++", "---"))
+    )
+
+
+def _normal(line: str) -> str:
+    """`-` or `+` and the line without its indentation."""
+    return line[0] + line[1:].strip()
+
+
+def function_of(name: str) -> str:
+    return name.rpartition("__mutmut_")[0]
+
+
+def mark_equivalents(results: list[FileResult]) -> list[Equivalent]:
+    """Marks each survivor that equivalent.toml lists; returns the entries that matched none
+    (the code they describe changed: each is to be judged again, or removed)."""
+    entries = read_equivalents()
+    unmatched = list(entries)
+    for result in results:
+        for name, status in result.statuses.items():
+            if status != "survived":
+                continue
+            candidates = [e for e in entries if e.function == function_of(name)]
+            if not candidates:
+                continue
+            change = change_of(result.path, name)
+            for entry in candidates:
+                if entry.change == change:
+                    result.statuses[name] = EQUIVALENT
+                    if entry in unmatched:
+                        unmatched.remove(entry)
+    return unmatched
 
 
 def score(detected: int, tested: int) -> str:
@@ -113,25 +174,16 @@ def commit() -> str:
     return f"{head} (with uncommitted changes)" if dirty else head
 
 
-def _excluded_lines() -> int:
-    """Lines marked `# pragma: no mutate`: equivalent mutants, listed in survivors.md."""
-    found = subprocess.run(
-        ["git", "grep", "-c", "pragma: no mutate", "--", "components", "policy/*.py"],
-        capture_output=True,
-        text=True,
-        check=False,
-    ).stdout.split()
-    return sum(int(line.rpartition(":")[2]) for line in found)
-
-
 def summary(results: list[FileResult], seconds: int) -> tuple[str, str]:
     """The run's figures and its survivors, each as Markdown."""
+    unmatched = mark_equivalents(results)
     rows = []
     totals: Counter[str] = Counter()
     for result in results:
         counts = {
             "mutants": len(result.statuses),
             "mypy": result.count(TYPE_CHECKED),
+            "equivalent": result.count(EQUIVALENT),
             "killed": result.count(*DETECTED),
             "standing": result.count(*STANDING),
             "other": result.count("suspicious", "segfault", "skipped", "not checked")
@@ -151,25 +203,29 @@ def summary(results: list[FileResult], seconds: int) -> tuple[str, str]:
     lines = [
         f"- {today}, commit {measured}, mutmut {version('mutmut')}, one worker: "
         f"{seconds // 60} min {seconds % 60} s",
-        f"- {totals['mutants']} mutants of components/ and policy/; "
-        f"{_excluded_lines()} lines excluded as equivalent (`# pragma: no mutate`)",
+        f"- {totals['mutants']} mutants of components/ and policy/",
         f"- caught by mypy --strict before any test: {totals['mypy']}",
-        f"- run against the unit tests: {tested}: killed {totals['killed']} "
+        f"- equivalent (workbench/mutation/equivalent.toml): {totals['equivalent']}",
+        f"- run against the unit tests, not equivalent: {tested}: killed {totals['killed']} "
         f"(of which {timeouts} by timeout), survived {totals['standing'] - no_tests}, "
         f"no test reaches it {no_tests}",
-        f"- **score {score(totals['killed'], tested)}** (killed / run against the tests)",
+        f"- **score {score(totals['killed'], tested)}** (killed / non-equivalent mutants run "
+        "against the tests)",
     ]
     if totals["other"]:
         lines.append(f"- undecided (suspicious, segfault, interrupted, not run): {totals['other']}")
     lines += [
         "",
-        "| file | mutants | mypy | killed | survived | score |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| file | mutants | mypy | equivalent | killed | survived | score |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
     lines += [
-        f"| {path} | {c['mutants']} | {c['mypy']} | {c['killed']} | {c['standing']} | {s} |"
+        f"| {path} | {c['mutants']} | {c['mypy']} | {c['equivalent']} | {c['killed']} "
+        f"| {c['standing']} | {s} |"
         for path, c, s in rows
     ]
+    for entry in unmatched:
+        lines.append(f"\nequivalent.toml lists a mutant of {entry.function} that no longer exists")
     listed = [f"{len(survivors(results))} mutants left standing by the unit suite:", ""]
     for path, name, status in survivors(results):
         note = " (no test runs this function)" if status == "no tests" else ""
@@ -185,6 +241,7 @@ def main(argv: list[str]) -> int:
     elif argv == ["--commit"]:
         print(commit())
     elif argv == ["--survivors"]:
+        mark_equivalents(results)
         print("\n".join(name for _, name, _ in survivors(results)))
     elif len(argv) == 1 and argv[0].isdigit():
         figures, listed = summary(results, int(argv[0]))
