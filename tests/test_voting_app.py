@@ -27,6 +27,7 @@ from components.app.db import (
 from components.app.voting_app import VotingApp
 from components.cluster.target import ClusterType
 from components.units.specs import (
+    Autoscaling,
     ComputeQuantities,
     Exposure,
     ExposureType,
@@ -436,3 +437,99 @@ def test_redis_runs_as_its_args_say_with_the_data_store_s_probes_and_identity() 
         "fsGroup": 10999,
     }
     assert identity["runAsNonRoot"] is True
+
+
+# What each unit of the app is given: its role, its strategy, its pull policy and resources as
+# its args say, the web units' runtime dir, capability and node address, and the budgets.
+
+
+def deployments(mocks: VotingMocks) -> dict[str, dict[str, Any]]:
+    return {
+        d.inputs["metadata"]["name"]: unwrap(d.inputs)
+        for d in mocks.of_type("kubernetes:apps/v1:Deployment")
+    }
+
+
+def container(deployment: dict[str, Any]) -> dict[str, Any]:
+    (only,) = deployment["spec"]["template"]["spec"]["containers"]
+    found: dict[str, Any] = only
+    return found
+
+
+def test_each_unit_is_labelled_with_its_role_and_rolls_as_it_must() -> None:
+    workloads = deployments(build(trusting_app())[0])
+    roles = {
+        name: d["metadata"]["labels"]["app.kubernetes.io/component"]
+        for name, d in workloads.items()
+    }
+    assert {name: roles[name] for name in ("redis", "vote", "worker", "result")} == {
+        "redis": "queue",
+        "vote": "web",
+        "worker": "worker",
+        "result": "web",
+    }
+    # Never below the desired count: one new pod at a time, an old one removed once it serves.
+    never_down = {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}
+    for name in ("vote", "worker", "result"):
+        assert workloads[name]["spec"]["strategy"] == never_down, name
+    assert workloads["redis"]["spec"]["strategy"] == {"type": "Recreate"}
+
+
+@pytest.mark.parametrize("unit", ["vote", "result"])
+def test_a_web_unit_binds_its_port_and_keeps_its_runtime_dir_in_tmp(unit: str) -> None:
+    web = container(deployments(build(trusting_app())[0])[unit])
+    assert {"name": "XDG_RUNTIME_DIR", "value": "/tmp"} in web["env"]
+    assert web["securityContext"]["capabilities"]["add"] == ["NET_BIND_SERVICE"]
+
+
+def test_every_unit_takes_the_pull_policy_and_resources_its_args_give() -> None:
+    resources = Resources(
+        requests=ComputeQuantities(cpu="30m", memory="48Mi"),
+        limits=ComputeQuantities(cpu="300m", memory="160Mi"),
+    )
+    always = {"image_pull_policy": PullPolicy.ALWAYS, "resources": resources}
+    mocks, _ = build(
+        trusting_app(
+            vote=WebUnitArgs(image="example/vote:1", **always),
+            result=WebUnitArgs(image="example/result:1", **always),
+            worker=WorkerArgs(image="example/worker:1", **always),
+            redis=RedisArgs(image="example/redis:1", **always),
+        )
+    )
+    for name, deployment in deployments(mocks).items():
+        if name == "db":
+            continue
+        assert container(deployment)["imagePullPolicy"] == "Always", name
+        assert container(deployment)["resources"] == {
+            "requests": {"cpu": "30m", "memory": "48Mi"},
+            "limits": {"cpu": "300m", "memory": "160Mi"},
+        }, name
+        # checkov's pull-policy check needs no exception where the policy is Always.
+        skips = deployment["metadata"]["annotations"].values()
+        assert not any(skip.startswith("CKV_K8S_15=") for skip in skips), name
+
+
+def test_the_node_address_is_where_the_node_port_urls_point() -> None:
+    _, outputs = build(trusting_app(node_address="node-1.lan"))
+    assert outputs["vote"].startswith("http://node-1.lan:")
+    assert outputs["result"].startswith("http://node-1.lan:")
+
+
+@pytest.mark.parametrize(
+    ("replicas", "budget"),
+    [(1, False), (2, True), (Autoscaling(1, 3), False), (Autoscaling(2, 4), True)],
+)
+def test_a_unit_gets_a_budget_of_one_pod_exactly_when_it_never_runs_fewer_than_two(
+    replicas: Any, budget: bool
+) -> None:
+    mocks, _ = build(trusting_app(vote=WebUnitArgs(image="example/vote:1", replicas=replicas)))
+    budgets = [unwrap(b.inputs) for b in mocks.of_type("kubernetes:policy/v1:PodDisruptionBudget")]
+    if not budget:
+        assert budgets == []
+        return
+    (vote_budget,) = budgets
+    vote = deployments(mocks)["vote"]
+    assert vote_budget["spec"] == {
+        "maxUnavailable": 1,
+        "selector": {"matchLabels": vote["spec"]["selector"]["matchLabels"]},
+    }
