@@ -25,6 +25,7 @@ class VotingMocks(pulumi.runtime.Mocks):
         self.dependencies: dict[str, list[str]] = {}
         self.retained: set[str] = set()  # the URNs registered with retainOnDelete
         self.alias_names: dict[str, list[str]] = {}  # the old names each resource answers to
+        self.alias_types: dict[str, list[str]] = {}  # the other types each resource answers to
         self.component_outputs: dict[str, dict[str, Any]] = {}
         self._cluster_ips = (f"10.96.0.{n}" for n in itertools.count(10))
         self._node_ports = itertools.count(FIRST_AUTO_NODE_PORT)
@@ -62,7 +63,7 @@ class VotingMocks(pulumi.runtime.Mocks):
 
 class RecordingMonitor(MockMonitor):  # type: ignore[misc]
     """The SDK's mock monitor, also recording what it otherwise drops: each registration's
-    dependencies, retainOnDelete, alias names, and each component's registered outputs."""
+    dependencies, retainOnDelete, aliases, and each component's registered outputs."""
 
     def __init__(self, mocks: VotingMocks) -> None:
         super().__init__(mocks)
@@ -75,6 +76,9 @@ class RecordingMonitor(MockMonitor):  # type: ignore[misc]
             self.voting_mocks.retained.add(response.urn)
         self.voting_mocks.alias_names[response.urn] = [
             alias.spec.name for alias in request.aliases if alias.spec.name
+        ]
+        self.voting_mocks.alias_types[response.urn] = [
+            alias.spec.type for alias in request.aliases if alias.spec.type
         ]
         return response
 

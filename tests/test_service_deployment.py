@@ -8,6 +8,7 @@ import pulumi
 import pytest
 
 from components.units.service_deployment import ServiceDeployment, ServiceDeploymentArgs
+from components.units.service_stateful_set import ServiceStatefulSet
 from components.units.specs import (
     Autoscaling,
     ClaimVolume,
@@ -580,3 +581,39 @@ def test_every_object_of_the_unit_waits_for_what_the_unit_depends_on() -> None:
     }
     for urn in children:
         assert first in mocks.dependencies[urn], urn
+
+
+# The unit's identity across workload kinds, the Deployment's wait for its claims, and the
+# component's outputs.
+
+
+@pytest.mark.parametrize(
+    ("component", "other"),
+    [
+        (ServiceDeployment, "voting:index:ServiceStatefulSet"),
+        (ServiceStatefulSet, "voting:index:ServiceDeployment"),
+    ],
+)
+def test_a_unit_answers_to_the_other_workload_kind_s_type(
+    component: type[ServiceDeployment] | type[ServiceStatefulSet], other: str
+) -> None:
+    mocks = run_with_mocks(lambda: component("store", web_args(update_strategy=Recreate())))
+    (urn,) = (u for u in mocks.urns if u.endswith(f"{component.__name__}::store"))
+    # db moves between the two kinds: its Service and ServiceAccount keep their identity.
+    assert mocks.alias_types[urn] == [other]
+
+
+def test_the_deployment_waits_for_its_claims() -> None:
+    args = web_args(
+        volumes=(ClaimVolume(name="data", mount_path="/data"),), update_strategy=Recreate()
+    )
+    mocks, _ = build(args, name="store")
+    (deployment,) = (u for u in mocks.urns if DEPLOYMENT in u)
+    (claim,) = (u for u in mocks.urns if CLAIM in u)
+    assert claim in mocks.dependencies[deployment]
+
+
+def test_the_component_s_outputs_name_its_deployment_and_service() -> None:
+    mocks, _ = build(web_args(), name="web")
+    (urn,) = (u for u in mocks.urns if u.endswith("voting:index:ServiceDeployment::web"))
+    assert mocks.component_outputs[urn] == {"deployment_name": "web", "service_name": "web"}
