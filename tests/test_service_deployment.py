@@ -617,3 +617,10 @@ def test_the_component_s_outputs_name_its_deployment_and_service() -> None:
     mocks, _ = build(web_args(), name="web")
     (urn,) = (u for u in mocks.urns if u.endswith("voting:index:ServiceDeployment::web"))
     assert mocks.component_outputs[urn] == {"deployment_name": "web", "service_name": "web"}
+
+
+def test_a_startup_probe_checks_the_unit_s_port_like_the_others() -> None:
+    mocks, _ = build(web_args(startup_probe=Probe(check=TcpSocket(), failure_threshold=30)))
+    startup = container_of(mocks)["startupProbe"]
+    assert startup["tcpSocket"] == {"port": "web"}
+    assert startup["failureThreshold"] == 30
