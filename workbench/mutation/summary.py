@@ -226,11 +226,24 @@ def summary(results: list[FileResult], seconds: int) -> tuple[str, str]:
     ]
     for entry in unmatched:
         lines.append(f"\nequivalent.toml lists a mutant of {entry.function} that no longer exists")
-    listed = [f"{len(survivors(results))} mutants left standing by the unit suite:", ""]
-    for path, name, status in survivors(results):
+    standing = survivors(results)
+    listed = [f"## Left standing by the unit suite: {len(standing)}", ""]
+    for path, name, status in standing:
         note = " (no test runs this function)" if status == "no tests" else ""
         diff = get_diff_for_mutant(name, path=path)
         listed += [f"### {name}{note}", "", "```diff", diff, "```", ""]
+    equivalent = [
+        (result.path, name)
+        for result in results
+        for name, status in sorted(result.statuses.items(), key=lambda item: _number(item[0]))
+        if status == EQUIVALENT
+    ]
+    listed += [f"## Equivalent, left out of the score: {len(equivalent)}", ""]
+    entries = read_equivalents()
+    for path, name in equivalent:
+        change = change_of(path, name)
+        (why,) = {e.why for e in entries if e.function == function_of(name) and e.change == change}
+        listed += [f"### {name}", "", "```diff", *change, "```", "", why, ""]
     return "\n".join(lines) + "\n", "\n".join(listed)
 
 
