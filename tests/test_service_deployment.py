@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pulumi
@@ -624,3 +625,57 @@ def test_a_startup_probe_checks_the_unit_s_port_like_the_others() -> None:
     startup = container_of(mocks)["startupProbe"]
     assert startup["tcpSocket"] == {"port": "web"}
     assert startup["failureThreshold"] == 30
+
+
+# The bounds of an autoscaler, every problem of the args named at once, and a LoadBalancer's URL
+# on a port other than 80.
+
+
+@pytest.mark.parametrize(
+    ("scale", "problem"),
+    [
+        (Autoscaling(1, 3, cpu_utilization=1), None),
+        (Autoscaling(1, 3, cpu_utilization=100), None),
+        (Autoscaling(1, 3, scale_down_stabilization_seconds=0), None),
+        (
+            Autoscaling(1, 3, cpu_utilization=0),
+            "autoscaling cpu_utilization is 0; a percentage from 1 to 100",
+        ),
+        (
+            Autoscaling(1, 3, cpu_utilization=101),
+            "autoscaling cpu_utilization is 101; a percentage from 1 to 100",
+        ),
+        (
+            Autoscaling(1, 3, scale_down_stabilization_seconds=-1),
+            "autoscaling scale_down_stabilization_seconds is -1; it must be >= 0",
+        ),
+        (
+            Autoscaling(3, 2),
+            "autoscaling min_replicas 3 and max_replicas 2: 1 <= min_replicas <= max_replicas",
+        ),
+    ],
+)
+def test_an_autoscaler_s_bounds_are_held(scale: Autoscaling, problem: str | None) -> None:
+    if problem is None:
+        build(web_args(replicas=scale))
+        return
+    whole = f"ServiceDeployment 'web': {problem}"
+    with pytest.raises(ValueError, match=f"^{re.escape(whole)}$"):
+        run_with_mocks(lambda: ServiceDeployment("web", web_args(replicas=scale)))
+
+
+def test_every_problem_of_the_args_is_named_at_once() -> None:
+    args = web_args(port=None, exposure=Exposure(ExposureType.NONE), scan_exceptions={"CKV_1": " "})
+    whole = (
+        "ServiceDeployment 'web': HTTP and TCP probes need a port; the unit has none; every scan"
+        " exception needs a written reason"
+    )
+    with pytest.raises(ValueError, match=f"^{re.escape(whole)}$"):
+        run_with_mocks(lambda: ServiceDeployment("web", args))
+
+
+def test_a_load_balancer_s_url_carries_a_port_other_than_80() -> None:
+    _, outputs = build(
+        web_args(exposure=Exposure(ExposureType.LOAD_BALANCER)),
+    )
+    assert outputs["url"] == "http://203.0.113.10:8080"

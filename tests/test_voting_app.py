@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from typing import Any
 
@@ -24,6 +25,7 @@ from components.app.db import (
     DbStorage,
     StorageType,
 )
+from components.app.db_clients import KNOWN_DB_CLIENTS, AuthProblem
 from components.app.voting_app import VotingApp
 from components.cluster.target import ClusterType
 from components.units.specs import (
@@ -533,3 +535,53 @@ def test_a_unit_gets_a_budget_of_one_pod_exactly_when_it_never_runs_fewer_than_t
         "maxUnavailable": 1,
         "selector": {"matchLabels": vote["spec"]["selector"]["matchLabels"]},
     }
+
+
+# What the app as a whole declares: its units wait for the quota and limits, its outputs, the
+# result's port, and every client that cannot log in, named in one error.
+
+
+def test_each_unit_waits_for_the_quota_and_the_limits() -> None:
+    mocks, _ = build(trusting_app())
+    children = children_of_the_app(mocks)
+    cap = {children["voting-app-quota"], children["voting-app-limits"]}
+    for unit in ("redis", "db", "vote", "worker", "result"):
+        assert cap <= set(mocks.dependencies[children[f"voting-{unit}"]]), unit
+
+
+def test_the_app_s_outputs_name_its_namespace_urls_and_services() -> None:
+    mocks, outputs = build(trusting_app())
+    (app,) = (urn for urn in mocks.urns if urn.endswith(f"{APP}::voting"))
+    assert mocks.component_outputs[app] == {
+        "namespace": "team",
+        "vote_url": outputs["vote"],
+        "result_url": outputs["result"],
+        "service_names": {
+            "redis": "redis",
+            "db": "db",
+            "vote": "vote",
+            "result": "result",
+        },
+    }
+
+
+def test_the_result_listens_where_its_service_sends() -> None:
+    result = container(deployments(build(trusting_app())[0])["result"])
+    assert {"name": "PORT", "value": "80"} in result["env"]
+    assert result["ports"] == [{"name": "http", "containerPort": 80, "protocol": "TCP"}]
+
+
+def test_every_client_that_cannot_log_in_is_named_in_one_error() -> None:
+    args = trusting_app(db=DbArgs(client_auth=ClientAuth.SCRAM_SHA_256))
+    problems = [
+        AuthProblem(
+            unit=unit,
+            image=DEFAULT_IMAGES[unit],
+            auth=ClientAuth.SCRAM_SHA_256,
+            client=KNOWN_DB_CLIENTS[DEFAULT_IMAGES[unit]],
+        )
+        for unit in ("worker", "result")
+    ]
+    whole = f"VotingApp: {problems[0]}; {problems[1]}"
+    with pytest.raises(ValueError, match=f"^{re.escape(whole)}$"):
+        run_with_mocks(lambda: VotingApp("voting", args))
