@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pulumi
-from pulumi.runtime import MockCallArgs, MockResourceArgs
+from pulumi.runtime import MockCallArgs, MockResourceArgs, rpc
 from pulumi.runtime.mocks import MockMonitor
 
 SECRET_SIG = "4dabf18193072939515e22adb298388d"
@@ -21,6 +21,12 @@ class VotingMocks(pulumi.runtime.Mocks):
     def __init__(self) -> None:
         self.registered: list[MockResourceArgs] = []
         self.urns: list[str] = []
+        # By URN: what each resource was told to wait for (URNs), and each component's outputs.
+        self.dependencies: dict[str, list[str]] = {}
+        self.retained: set[str] = set()  # the URNs registered with retainOnDelete
+        self.alias_names: dict[str, list[str]] = {}  # the old names each resource answers to
+        self.alias_types: dict[str, list[str]] = {}  # the other types each resource answers to
+        self.component_outputs: dict[str, dict[str, Any]] = {}
         self._cluster_ips = (f"10.96.0.{n}" for n in itertools.count(10))
         self._node_ports = itertools.count(FIRST_AUTO_NODE_PORT)
         self._ingress_ips = (f"203.0.113.{n}" for n in itertools.count(10))
@@ -53,6 +59,33 @@ class VotingMocks(pulumi.runtime.Mocks):
 
     def of_type(self, typ: str) -> list[MockResourceArgs]:
         return [r for r in self.registered if r.typ == typ]
+
+
+class RecordingMonitor(MockMonitor):  # type: ignore[misc]
+    """The SDK's mock monitor, also recording what it otherwise drops: each registration's
+    dependencies, retainOnDelete, aliases, and each component's registered outputs."""
+
+    def __init__(self, mocks: VotingMocks) -> None:
+        super().__init__(mocks)
+        self.voting_mocks = mocks
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (the gRPC method's name)
+        response = super().RegisterResource(request)
+        self.voting_mocks.dependencies[response.urn] = list(request.dependencies)
+        if request.HasField("retainOnDelete") and request.retainOnDelete:
+            self.voting_mocks.retained.add(response.urn)
+        self.voting_mocks.alias_names[response.urn] = [
+            alias.spec.name for alias in request.aliases if alias.spec.name
+        ]
+        self.voting_mocks.alias_types[response.urn] = [
+            alias.spec.type for alias in request.aliases if alias.spec.type
+        ]
+        return response
+
+    def RegisterResourceOutputs(self, request: Any) -> Any:  # noqa: N802
+        outputs = rpc.deserialize_properties(request.outputs)
+        self.voting_mocks.component_outputs[request.urn] = dict(outputs)
+        return super().RegisterResourceOutputs(request)
 
 
 def is_secret(value: object) -> bool:
@@ -96,7 +129,7 @@ def run_with_mocks(
     """Run `program` against `mocks` (fresh ones by default) and wait for every registration
     and for the Output it returns."""
     mocks = mocks or VotingMocks()
-    monitor = MockMonitor(mocks)
+    monitor = RecordingMonitor(mocks)
     pulumi.runtime.set_mocks(
         mocks, project="voting-app", stack=stack, preview=False, monitor=monitor
     )

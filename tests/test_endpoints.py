@@ -36,6 +36,8 @@ from components.units.endpoints import PENDING, load_balancer_url
         ),
         ({"loadBalancer": {"ingress": [{"ip": "2001:db8::7"}]}}, 80, "http://[2001:db8::7]"),
         ({"loadBalancer": {"ingress": [{"ip": "2001:db8::7"}]}}, 81, "http://[2001:db8::7]:81"),
+        # Only a host name or address makes a URL, whatever else the status holds there.
+        ({"loadBalancer": {"ingress": [{"ip": {"unexpected": "shape"}}]}}, 80, PENDING),
     ],
 )
 def test_load_balancer_url(status: Any, port: int, url: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -91,3 +92,30 @@ def test_an_unparsable_quantity_is_refused() -> None:
     bad = unit(resources=Resources(requests=ComputeQuantities("lots", "64Mi")))
     with pytest.raises(ValueError, match="not a positive quantity: 'lots'"):
         unit_footprint(bad)
+
+
+# Memory in the quota: the largest binary unit that holds it whole, else plain bytes.
+
+
+@pytest.mark.parametrize(
+    ("size", "written"),
+    [
+        (10 * 2**30, "10Gi"),
+        (928 * 2**20, "928Mi"),
+        (1536 * 2**10, "1536Ki"),
+        (1500, "1500"),
+        (0, "0"),
+    ],
+)
+def test_the_quota_writes_memory_in_the_largest_whole_unit(size: int, written: str) -> None:
+    assert Footprint(requests_memory=size).hard()["requests.memory"] == written
+
+
+def test_only_footprints_of_the_same_shape_add_up() -> None:
+    @dataclass(frozen=True)
+    class WithClaims(Footprint):
+        claims: int = 0
+
+    # Refused, not cut to the shorter: strict zip.
+    with pytest.raises(ValueError, match="is longer than"):
+        Footprint(pods=1) + WithClaims(pods=1, claims=2)

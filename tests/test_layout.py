@@ -19,7 +19,7 @@ from components.cluster.target import (
 from tests.stack_files import ROOT, stack_values
 from workbench import settings
 
-WORKBENCH_PARTS = ("toolchain", "control-plane", "real-node", "images", "benchmark")
+WORKBENCH_PARTS = ("toolchain", "control-plane", "real-node", "images", "benchmark", "mutation")
 DOOR = {"up", "down", "test", "pr-preview", "env"}
 # [text](target) in Markdown, leaving out code spans' contents.
 LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pulumi
 import pytest
 
 from components.units.service_deployment import ServiceDeployment, ServiceDeploymentArgs
+from components.units.service_stateful_set import ServiceStatefulSet
 from components.units.specs import (
     Autoscaling,
     ClaimVolume,
@@ -542,3 +544,138 @@ def test_pods_spread_only_when_there_can_be_more_than_one() -> None:
         "ScheduleAnyway",
     )
     assert constraints(replicas=3, spread=Spread(hostname=None)) is None
+
+
+# A claim of the unit: kept on delete exactly when its volume says so, and waiting, like every
+# object of the unit, for what the unit depends on.
+
+
+@pytest.mark.parametrize("retained", [True, False])
+def test_a_claim_is_kept_on_delete_exactly_when_its_volume_says(retained: bool) -> None:
+    volume = ClaimVolume(name="data", mount_path="/data", retain_on_delete=retained)
+    mocks, _ = build(web_args(volumes=(volume,), update_strategy=Recreate()), name="store")
+    (claim,) = (urn for urn in mocks.urns if CLAIM in urn)
+    assert claim.endswith("ServiceDeployment$kubernetes:core/v1:PersistentVolumeClaim::store-data")
+    assert (claim in mocks.retained) is retained
+    assert mocks.retained <= {claim}
+
+
+def test_every_object_of_the_unit_waits_for_what_the_unit_depends_on() -> None:
+    def program() -> None:
+        first = pulumi.CustomResource("test:index:Thing", "first")
+        args = web_args(
+            volumes=(ClaimVolume(name="data", mount_path="/data"),),
+            update_strategy=Recreate(),
+            replicas=Autoscaling(min_replicas=1, max_replicas=3),
+        )
+        ServiceDeployment("store", args, pulumi.ResourceOptions(depends_on=[first]))
+
+    mocks = run_with_mocks(program)
+    (first,) = (urn for urn in mocks.urns if urn.endswith("::first"))
+    children = [urn for urn in mocks.urns if "ServiceDeployment$kubernetes:" in urn]
+    assert {urn.split("$")[-1].split("::")[0] for urn in children} == {
+        DEPLOYMENT,
+        SERVICE,
+        ACCOUNT,
+        CLAIM,
+        "kubernetes:autoscaling/v2:HorizontalPodAutoscaler",
+    }
+    for urn in children:
+        assert first in mocks.dependencies[urn], urn
+
+
+# The unit's identity across workload kinds, the Deployment's wait for its claims, and the
+# component's outputs.
+
+
+@pytest.mark.parametrize(
+    ("component", "other"),
+    [
+        (ServiceDeployment, "voting:index:ServiceStatefulSet"),
+        (ServiceStatefulSet, "voting:index:ServiceDeployment"),
+    ],
+)
+def test_a_unit_answers_to_the_other_workload_kind_s_type(
+    component: type[ServiceDeployment] | type[ServiceStatefulSet], other: str
+) -> None:
+    mocks = run_with_mocks(lambda: component("store", web_args(update_strategy=Recreate())))
+    (urn,) = (u for u in mocks.urns if u.endswith(f"{component.__name__}::store"))
+    # db moves between the two kinds: its Service and ServiceAccount keep their identity.
+    assert mocks.alias_types[urn] == [other]
+
+
+def test_the_deployment_waits_for_its_claims() -> None:
+    args = web_args(
+        volumes=(ClaimVolume(name="data", mount_path="/data"),), update_strategy=Recreate()
+    )
+    mocks, _ = build(args, name="store")
+    (deployment,) = (u for u in mocks.urns if DEPLOYMENT in u)
+    (claim,) = (u for u in mocks.urns if CLAIM in u)
+    assert claim in mocks.dependencies[deployment]
+
+
+def test_the_component_s_outputs_name_its_deployment_and_service() -> None:
+    mocks, _ = build(web_args(), name="web")
+    (urn,) = (u for u in mocks.urns if u.endswith("voting:index:ServiceDeployment::web"))
+    assert mocks.component_outputs[urn] == {"deployment_name": "web", "service_name": "web"}
+
+
+def test_a_startup_probe_checks_the_unit_s_port_like_the_others() -> None:
+    mocks, _ = build(web_args(startup_probe=Probe(check=TcpSocket(), failure_threshold=30)))
+    startup = container_of(mocks)["startupProbe"]
+    assert startup["tcpSocket"] == {"port": "web"}
+    assert startup["failureThreshold"] == 30
+
+
+# The bounds of an autoscaler, every problem of the args named at once, and a LoadBalancer's URL
+# on a port other than 80.
+
+
+@pytest.mark.parametrize(
+    ("scale", "problem"),
+    [
+        (Autoscaling(1, 3, cpu_utilization=1), None),
+        (Autoscaling(1, 3, cpu_utilization=100), None),
+        (Autoscaling(1, 3, scale_down_stabilization_seconds=0), None),
+        (
+            Autoscaling(1, 3, cpu_utilization=0),
+            "autoscaling cpu_utilization is 0; a percentage from 1 to 100",
+        ),
+        (
+            Autoscaling(1, 3, cpu_utilization=101),
+            "autoscaling cpu_utilization is 101; a percentage from 1 to 100",
+        ),
+        (
+            Autoscaling(1, 3, scale_down_stabilization_seconds=-1),
+            "autoscaling scale_down_stabilization_seconds is -1; it must be >= 0",
+        ),
+        (
+            Autoscaling(3, 2),
+            "autoscaling min_replicas 3 and max_replicas 2: 1 <= min_replicas <= max_replicas",
+        ),
+    ],
+)
+def test_an_autoscaler_s_bounds_are_held(scale: Autoscaling, problem: str | None) -> None:
+    if problem is None:
+        build(web_args(replicas=scale))
+        return
+    whole = f"ServiceDeployment 'web': {problem}"
+    with pytest.raises(ValueError, match=f"^{re.escape(whole)}$"):
+        run_with_mocks(lambda: ServiceDeployment("web", web_args(replicas=scale)))
+
+
+def test_every_problem_of_the_args_is_named_at_once() -> None:
+    args = web_args(port=None, exposure=Exposure(ExposureType.NONE), scan_exceptions={"CKV_1": " "})
+    whole = (
+        "ServiceDeployment 'web': HTTP and TCP probes need a port; the unit has none; every scan"
+        " exception needs a written reason"
+    )
+    with pytest.raises(ValueError, match=f"^{re.escape(whole)}$"):
+        run_with_mocks(lambda: ServiceDeployment("web", args))
+
+
+def test_a_load_balancer_s_url_carries_a_port_other_than_80() -> None:
+    _, outputs = build(
+        web_args(exposure=Exposure(ExposureType.LOAD_BALANCER)),
+    )
+    assert outputs["url"] == "http://203.0.113.10:8080"

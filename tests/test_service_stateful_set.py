@@ -10,7 +10,13 @@ import pytest
 from components.units.args import ServiceDeploymentArgs
 from components.units.service_deployment import ServiceDeployment
 from components.units.service_stateful_set import ServiceStatefulSet
-from components.units.specs import ClaimVolume, EmptyDirVolume, Recreate, RollingUpdate
+from components.units.specs import (
+    Autoscaling,
+    ClaimVolume,
+    EmptyDirVolume,
+    Recreate,
+    RollingUpdate,
+)
 from tests.mocks import VotingMocks, run_with_mocks, unwrap
 from tests.test_service_deployment import web_args
 
@@ -103,3 +109,69 @@ def test_the_service_name_is_an_output_as_for_a_deployment() -> None:
 
     run_with_mocks(program)
     assert seen == {"name": "store"}
+
+
+# What the unit hands on: its options to every object, its labels to each claim, its replica
+# count or autoscaler, its outputs.
+
+
+def test_the_unit_s_dependencies_reach_every_object_it_creates() -> None:
+    def program() -> None:
+        first = pulumi.CustomResource("test:index:Thing", "first")
+        ServiceStatefulSet("store", store_args(), pulumi.ResourceOptions(depends_on=[first]))
+
+    mocks = run_with_mocks(program)
+    (first,) = (urn for urn in mocks.urns if urn.endswith("::first"))
+    children = [urn for urn in mocks.urns if "ServiceStatefulSet$kubernetes:" in urn]
+    assert {urn.split("$")[-1].split("::")[0] for urn in children} == {
+        STATEFUL_SET,
+        "kubernetes:core/v1:Service",
+        "kubernetes:core/v1:ServiceAccount",
+    }
+    for urn in children:
+        assert first in mocks.dependencies[urn], urn
+
+
+def test_each_claim_carries_the_unit_s_labels() -> None:
+    mocks = build(ServiceStatefulSet, store_args())
+    (template,) = only(mocks, STATEFUL_SET)["spec"]["volumeClaimTemplates"]
+    assert template["metadata"]["labels"] == {
+        "app.kubernetes.io/name": "store",
+        "app.kubernetes.io/instance": "team-a",
+        "app.kubernetes.io/component": "web",
+        "app.kubernetes.io/part-of": "voting-app",
+        "app.kubernetes.io/managed-by": "pulumi",
+    }
+
+
+@pytest.mark.parametrize(("replicas", "declared"), [(1, 1), (3, 3), (Autoscaling(2, 4), None)])
+def test_the_stateful_set_declares_the_unit_s_replicas_unless_autoscaled(
+    replicas: Any, declared: int | None
+) -> None:
+    mocks = build(ServiceStatefulSet, store_args(replicas=replicas))
+    assert only(mocks, STATEFUL_SET)["spec"].get("replicas") == declared
+
+
+def test_the_autoscaler_scales_the_stateful_set() -> None:
+    mocks = build(ServiceStatefulSet, store_args(replicas=Autoscaling(2, 4)))
+    target = only(mocks, "kubernetes:autoscaling/v2:HorizontalPodAutoscaler")["spec"]
+    assert target["scaleTargetRef"] == {
+        "apiVersion": "apps/v1",
+        "kind": "StatefulSet",
+        "name": "store",
+    }
+
+
+def test_the_component_s_outputs_name_its_stateful_set_and_service() -> None:
+    mocks = build(ServiceStatefulSet, store_args())
+    (urn,) = (urn for urn in mocks.urns if urn.endswith("voting:index:ServiceStatefulSet::store"))
+    assert mocks.component_outputs[urn] == {"stateful_set_name": "store", "service_name": "store"}
+
+
+def test_the_refusal_of_a_surge_says_why() -> None:
+    with pytest.raises(
+        ValueError, match="stops each pod before it starts its replacement, and cannot surge"
+    ):
+        run_with_mocks(
+            lambda: ServiceStatefulSet("store", store_args(update_strategy=RollingUpdate()))
+        )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from dataclasses import replace
 from typing import Any
 
 import pulumi
@@ -11,15 +13,32 @@ from components.app.args import (
     DEFAULT_IMAGES,
     Credentials,
     DbArgs,
+    RedisArgs,
     VotingAppArgs,
     WebUnitArgs,
     WorkerArgs,
 )
-from components.app.db import CONFIG_DIR, INIT_DIR, MD5_INIT_SCRIPT, ClientAuth
+from components.app.db import (
+    CONFIG_DIR,
+    INIT_DIR,
+    MD5_INIT_SCRIPT,
+    ClientAuth,
+    DbStorage,
+    StorageType,
+)
+from components.app.db_clients import KNOWN_DB_CLIENTS, AuthProblem
 from components.app.voting_app import VotingApp
 from components.cluster.target import ClusterType
-from components.units.specs import Exposure, ExposureType, ServiceAwait
-from tests.mocks import VotingMocks, run_with_mocks, unwrap
+from components.units.specs import (
+    Autoscaling,
+    ComputeQuantities,
+    Exposure,
+    ExposureType,
+    PullPolicy,
+    Resources,
+    ServiceAwait,
+)
+from tests.mocks import VotingMocks, is_secret, run_with_mocks, unwrap
 
 TRUST = DbArgs(client_auth=ClientAuth.TRUST)
 PASSWORD = "pw-of-this-test"
@@ -308,3 +327,304 @@ def test_a_referenced_db_secret_is_not_created_and_still_read_by_reference() -> 
     created, _ = build(VotingAppArgs(namespace="team", db_password=pulumi.Output.secret(PASSWORD)))
     (secret,) = created.of_type("kubernetes:core/v1:Secret")
     assert unwrap(secret.inputs)["metadata"]["name"] == "db-credentials"
+
+
+# What each child of the app is registered as: its name (from the app's), the old name it still
+# answers to, its labels, and what the namespace and the Secret hold.
+
+APP = "voting:index:VotingApp"
+
+
+def children_of_the_app(mocks: VotingMocks) -> dict[str, str]:
+    """Resource name -> URN of each resource whose parent is the VotingApp."""
+    return {
+        urn.rsplit("::", 1)[1]: urn
+        for urn in mocks.urns
+        if urn.split("::")[2].split("$")[-2:-1] == [APP]
+    }
+
+
+def trusting_app(**overrides: Any) -> VotingAppArgs:
+    base: dict[str, Any] = {"namespace": "team", "db_password": pulumi.Output.secret(PASSWORD)}
+    return VotingAppArgs(**(base | {"db": TRUST} | overrides))
+
+
+def test_every_child_is_named_after_the_app_and_answers_to_its_old_name() -> None:
+    mocks, _ = build(trusting_app())
+    children = children_of_the_app(mocks)
+    # Their names before names were derived from the app's (stacks deployed then keep them).
+    old_names = {
+        "namespace",
+        "db-credentials",
+        "db-config",
+        "app-quota",
+        "app-limits",
+        "redis",
+        "db",
+        "vote",
+        "worker",
+        "result",
+        "default-deny",
+        "vote-ingress",
+        "vote-egress",
+        "redis-ingress",
+        "worker-egress",
+        "db-ingress",
+        "result-ingress",
+        "result-egress",
+    }
+    assert set(children) == {f"voting-{old}" for old in old_names}
+    for old in old_names:
+        assert mocks.alias_names[children[f"voting-{old}"]] == [old]
+
+
+def test_each_object_of_the_app_says_what_part_of_it_it_is() -> None:
+    mocks, _ = build(trusting_app(vote=WebUnitArgs(image=DEFAULT_IMAGES["vote"], replicas=2)))
+    components = {
+        (r.typ.rsplit(":", 1)[1], unwrap(r.inputs)["metadata"]["name"]): unwrap(r.inputs)[
+            "metadata"
+        ]["labels"]["app.kubernetes.io/component"]
+        for r in mocks.registered
+        if r.typ.split(":")[1] in ("core/v1", "networking.k8s.io/v1", "policy/v1")
+        and r.typ.rsplit(":", 1)[1] not in ("Service", "ServiceAccount")
+    }
+    db_config = db_config_name(mocks)
+    assert components == {
+        ("Namespace", "team"): "namespace",
+        ("Secret", "db-credentials"): "database",
+        ("ConfigMap", db_config): "database",
+        ("ResourceQuota", "app-quota"): "quota",
+        ("LimitRange", "app-limits"): "quota",
+        ("NetworkPolicy", "default-deny"): "network-policy",
+        ("NetworkPolicy", "vote-ingress"): "network-policy",
+        ("NetworkPolicy", "vote-egress"): "network-policy",
+        ("NetworkPolicy", "redis-ingress"): "network-policy",
+        ("NetworkPolicy", "worker-egress"): "network-policy",
+        ("NetworkPolicy", "db-ingress"): "network-policy",
+        ("NetworkPolicy", "result-ingress"): "network-policy",
+        ("NetworkPolicy", "result-egress"): "network-policy",
+        ("PodDisruptionBudget", "vote"): "disruption-budget",
+    }
+
+
+def db_config_name(mocks: VotingMocks) -> str:
+    name: str = db_config(mocks)["metadata"]["name"]
+    assert name.startswith("db-config-")
+    return name
+
+
+@pytest.mark.parametrize("retained", [True, False])
+def test_the_namespace_is_kept_exactly_when_the_db_s_data_is(retained: bool) -> None:
+    storage = DbStorage(type=StorageType.PERSISTENT_VOLUME_CLAIM, retain_on_delete=retained)
+    mocks, _ = build(trusting_app(db=replace(TRUST, storage=storage)))
+    namespace = children_of_the_app(mocks)["voting-namespace"]
+    assert (namespace in mocks.retained) is retained
+
+
+def test_the_db_secret_is_an_opaque_one_holding_the_user_and_the_secret_password() -> None:
+    mocks, _ = build(trusting_app())
+    (secret,) = mocks.of_type("kubernetes:core/v1:Secret")
+    assert secret.inputs["type"] == "Opaque"
+    assert is_secret(secret.inputs["stringData"])
+    assert unwrap(secret.inputs["stringData"]) == {"username": "postgres", "password": PASSWORD}
+
+
+@pytest.mark.parametrize("unit", ["vote", "result"])
+def test_the_web_units_are_probed_as_upstream_compose_probes_vote(unit: str) -> None:
+    mocks, _ = build(trusting_app())
+    (deployment,) = (
+        unwrap(d.inputs)
+        for d in mocks.of_type("kubernetes:apps/v1:Deployment")
+        if d.inputs["metadata"]["name"] == unit
+    )
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    http = {"httpGet": {"path": "/", "port": "http"}, "periodSeconds": 15, "timeoutSeconds": 5}
+    assert container["readinessProbe"] == http | {"initialDelaySeconds": 10, "failureThreshold": 3}
+    assert container["livenessProbe"] == http | {"initialDelaySeconds": 30, "failureThreshold": 5}
+
+
+def test_redis_runs_as_its_args_say_with_the_data_store_s_probes_and_identity() -> None:
+    resources = Resources(
+        requests=ComputeQuantities(cpu="20m", memory="32Mi"),
+        limits=ComputeQuantities(cpu="200m", memory="96Mi"),
+    )
+    redis = RedisArgs(
+        image="example/redis:7", image_pull_policy=PullPolicy.ALWAYS, resources=resources
+    )
+    mocks, _ = build(trusting_app(redis=redis))
+    (deployment,) = (
+        unwrap(d.inputs)
+        for d in mocks.of_type("kubernetes:apps/v1:Deployment")
+        if d.inputs["metadata"]["name"] == "redis"
+    )
+    pod = deployment["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert container["image"] == "example/redis:7"
+    assert container["imagePullPolicy"] == "Always"
+    assert container["resources"] == {
+        "requests": {"cpu": "20m", "memory": "32Mi"},
+        "limits": {"cpu": "200m", "memory": "96Mi"},
+    }
+    ping = {
+        "exec": {"command": ["redis-cli", "ping"]},
+        "initialDelaySeconds": 5,
+        "timeoutSeconds": 3,
+    }
+    assert container["readinessProbe"] == ping | {"periodSeconds": 10, "failureThreshold": 3}
+    assert container["livenessProbe"] == ping | {"periodSeconds": 10, "failureThreshold": 6}
+    assert {"name": "data", "mountPath": "/data"} in container["volumeMounts"]
+    assert {"name": "data", "emptyDir": {}} in pod["volumes"]
+    # The official image runs as any uid: a high one, owning its data through fsGroup.
+    identity = pod["securityContext"] | container["securityContext"]
+    assert {key: identity.get(key) for key in ("runAsUser", "runAsGroup", "fsGroup")} == {
+        "runAsUser": 10999,
+        "runAsGroup": 10999,
+        "fsGroup": 10999,
+    }
+    assert identity["runAsNonRoot"] is True
+
+
+# What each unit of the app is given: its role, its strategy, its pull policy and resources as
+# its args say, the web units' runtime dir, capability and node address, and the budgets.
+
+
+def deployments(mocks: VotingMocks) -> dict[str, dict[str, Any]]:
+    return {
+        d.inputs["metadata"]["name"]: unwrap(d.inputs)
+        for d in mocks.of_type("kubernetes:apps/v1:Deployment")
+    }
+
+
+def container(deployment: dict[str, Any]) -> dict[str, Any]:
+    (only,) = deployment["spec"]["template"]["spec"]["containers"]
+    found: dict[str, Any] = only
+    return found
+
+
+def test_each_unit_is_labelled_with_its_role_and_rolls_as_it_must() -> None:
+    workloads = deployments(build(trusting_app())[0])
+    roles = {
+        name: d["metadata"]["labels"]["app.kubernetes.io/component"]
+        for name, d in workloads.items()
+    }
+    assert {name: roles[name] for name in ("redis", "vote", "worker", "result")} == {
+        "redis": "queue",
+        "vote": "web",
+        "worker": "worker",
+        "result": "web",
+    }
+    # Never below the desired count: one new pod at a time, an old one removed once it serves.
+    never_down = {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}
+    for name in ("vote", "worker", "result"):
+        assert workloads[name]["spec"]["strategy"] == never_down, name
+    assert workloads["redis"]["spec"]["strategy"] == {"type": "Recreate"}
+
+
+@pytest.mark.parametrize("unit", ["vote", "result"])
+def test_a_web_unit_binds_its_port_and_keeps_its_runtime_dir_in_tmp(unit: str) -> None:
+    web = container(deployments(build(trusting_app())[0])[unit])
+    assert {"name": "XDG_RUNTIME_DIR", "value": "/tmp"} in web["env"]
+    assert web["securityContext"]["capabilities"]["add"] == ["NET_BIND_SERVICE"]
+
+
+def test_every_unit_takes_the_pull_policy_and_resources_its_args_give() -> None:
+    resources = Resources(
+        requests=ComputeQuantities(cpu="30m", memory="48Mi"),
+        limits=ComputeQuantities(cpu="300m", memory="160Mi"),
+    )
+    always = {"image_pull_policy": PullPolicy.ALWAYS, "resources": resources}
+    mocks, _ = build(
+        trusting_app(
+            vote=WebUnitArgs(image="example/vote:1", **always),
+            result=WebUnitArgs(image="example/result:1", **always),
+            worker=WorkerArgs(image="example/worker:1", **always),
+            redis=RedisArgs(image="example/redis:1", **always),
+        )
+    )
+    for name, deployment in deployments(mocks).items():
+        if name == "db":
+            continue
+        assert container(deployment)["imagePullPolicy"] == "Always", name
+        assert container(deployment)["resources"] == {
+            "requests": {"cpu": "30m", "memory": "48Mi"},
+            "limits": {"cpu": "300m", "memory": "160Mi"},
+        }, name
+        # checkov's pull-policy check needs no exception where the policy is Always.
+        skips = deployment["metadata"]["annotations"].values()
+        assert not any(skip.startswith("CKV_K8S_15=") for skip in skips), name
+
+
+def test_the_node_address_is_where_the_node_port_urls_point() -> None:
+    _, outputs = build(trusting_app(node_address="node-1.lan"))
+    assert outputs["vote"].startswith("http://node-1.lan:")
+    assert outputs["result"].startswith("http://node-1.lan:")
+
+
+@pytest.mark.parametrize(
+    ("replicas", "budget"),
+    [(1, False), (2, True), (Autoscaling(1, 3), False), (Autoscaling(2, 4), True)],
+)
+def test_a_unit_gets_a_budget_of_one_pod_exactly_when_it_never_runs_fewer_than_two(
+    replicas: Any, budget: bool
+) -> None:
+    mocks, _ = build(trusting_app(vote=WebUnitArgs(image="example/vote:1", replicas=replicas)))
+    budgets = [unwrap(b.inputs) for b in mocks.of_type("kubernetes:policy/v1:PodDisruptionBudget")]
+    if not budget:
+        assert budgets == []
+        return
+    (vote_budget,) = budgets
+    vote = deployments(mocks)["vote"]
+    assert vote_budget["spec"] == {
+        "maxUnavailable": 1,
+        "selector": {"matchLabels": vote["spec"]["selector"]["matchLabels"]},
+    }
+
+
+# What the app as a whole declares: its units wait for the quota and limits, its outputs, the
+# result's port, and every client that cannot log in, named in one error.
+
+
+def test_each_unit_waits_for_the_quota_and_the_limits() -> None:
+    mocks, _ = build(trusting_app())
+    children = children_of_the_app(mocks)
+    cap = {children["voting-app-quota"], children["voting-app-limits"]}
+    for unit in ("redis", "db", "vote", "worker", "result"):
+        assert cap <= set(mocks.dependencies[children[f"voting-{unit}"]]), unit
+
+
+def test_the_app_s_outputs_name_its_namespace_urls_and_services() -> None:
+    mocks, outputs = build(trusting_app())
+    (app,) = (urn for urn in mocks.urns if urn.endswith(f"{APP}::voting"))
+    assert mocks.component_outputs[app] == {
+        "namespace": "team",
+        "vote_url": outputs["vote"],
+        "result_url": outputs["result"],
+        "service_names": {
+            "redis": "redis",
+            "db": "db",
+            "vote": "vote",
+            "result": "result",
+        },
+    }
+
+
+def test_the_result_listens_where_its_service_sends() -> None:
+    result = container(deployments(build(trusting_app())[0])["result"])
+    assert {"name": "PORT", "value": "80"} in result["env"]
+    assert result["ports"] == [{"name": "http", "containerPort": 80, "protocol": "TCP"}]
+
+
+def test_every_client_that_cannot_log_in_is_named_in_one_error() -> None:
+    args = trusting_app(db=DbArgs(client_auth=ClientAuth.SCRAM_SHA_256))
+    problems = [
+        AuthProblem(
+            unit=unit,
+            image=DEFAULT_IMAGES[unit],
+            auth=ClientAuth.SCRAM_SHA_256,
+            client=KNOWN_DB_CLIENTS[DEFAULT_IMAGES[unit]],
+        )
+        for unit in ("worker", "result")
+    ]
+    whole = f"VotingApp: {problems[0]}; {problems[1]}"
+    with pytest.raises(ValueError, match=f"^{re.escape(whole)}$"):
+        run_with_mocks(lambda: VotingApp("voting", args))
