@@ -3,6 +3,7 @@ by the real API server in a server-side dry run."""
 
 from __future__ import annotations
 
+import base64
 import json
 import subprocess
 from collections.abc import Iterator
@@ -29,10 +30,12 @@ class Rendered:
     directory: Path
     namespace: str
     password: str
+    written: dict[str, str]  # every file as the provider wrote it (path in directory -> text)
 
 
 def _redact_secrets(directory: Path) -> None:
-    """Nothing kept on disk may hold a secret value: blank every Secret's data."""
+    """Nothing kept on disk after the check below may hold a secret value: blank every Secret's
+    data (the rendered Secret holds the password, base64-encoded)."""
     for path in directory.rglob("*.yaml"):
         document = yaml.safe_load(path.read_text())
         if document and document.get("kind") == "Secret":
@@ -50,15 +53,31 @@ def rendered(
     directory = workdir / "manifests"
     with throwaway_stack(request.param, workdir, render_to=directory) as test:
         test.up()
+        written = {
+            str(path.relative_to(directory)): path.read_text()
+            for path in sorted(directory.rglob("*"))
+            if path.is_file()
+        }
         _redact_secrets(directory)
-        yield Rendered(request.param, directory, test.namespace, test.password)
+        yield Rendered(request.param, directory, test.namespace, test.password, written)
 
 
 def _documents(rendered: Rendered) -> list[dict[str, Any]]:
     return [yaml.safe_load(path.read_text()) for path in sorted(rendered.directory.rglob("*.yaml"))]
 
 
-def test_every_object_is_rendered_and_no_secret_value_is_kept(rendered: Rendered) -> None:
+def _forms(secret: str) -> set[str]:
+    """`secret` as a file could hold it: plain, and base64-encoded at each of the three byte
+    offsets it may have inside a longer encoded value (only the characters its bytes alone
+    decide)."""
+    forms = {secret}
+    for offset in range(3):
+        encoded = base64.b64encode(bytes(offset) + secret.encode()).decode()
+        forms.add(encoded[-(-offset * 4 // 3) : (offset + len(secret.encode())) * 8 // 6])
+    return forms
+
+
+def test_every_object_is_rendered(rendered: Rendered) -> None:
     kinds = sorted(document["kind"] for document in _documents(rendered))
     # One workload per unit: Deployments, and db's StatefulSet where the stack asks for one.
     assert kinds.count("Deployment") + kinds.count("StatefulSet") == 5
@@ -70,9 +89,30 @@ def test_every_object_is_rendered_and_no_secret_value_is_kept(rendered: Rendered
     directions |= {(edge.source, "out") for edge in TRAFFIC_GRAPH if edge.source != OUTSIDE}
     assert kinds.count("NetworkPolicy") == 1 + len(directions)
     assert "Secret" in kinds
+
+
+def test_the_password_is_written_only_into_the_secret_base64_encoded(rendered: Rendered) -> None:
+    """What the provider's renderYamlToDirectory writes today, unredacted: the Secret's
+    stringData becomes `data`, so the password is on disk, base64-encoded (readable by anyone who
+    reads the file), in the one key `db-credentials` data.password, and in no other form or
+    place: no other file, no other field of the Secret (no stringData, no annotation)."""
+    forms = _forms(rendered.password)
+    (secret_file,) = [name for name, text in rendered.written.items() if "kind: Secret" in text]
+    secret = yaml.safe_load(rendered.written[secret_file])
+    assert secret["metadata"]["name"] == "db-credentials"
+    assert "stringData" not in secret
+    assert set(secret["data"]) == {"username", "password"}
+    assert base64.b64decode(secret["data"]["password"]).decode() == rendered.password
+    assert base64.b64decode(secret["data"]["username"]).decode() == "postgres"
+    # Nowhere else, in any form.
+    del secret["data"]["password"]
+    elsewhere = {**rendered.written, secret_file: yaml.safe_dump(secret)}
+    found = [(name, form) for name, text in elsewhere.items() for form in forms if form in text]
+    assert found == []
+    # And after the redaction, in no file left on disk.
     for path in rendered.directory.rglob("*"):
         if path.is_file():
-            assert rendered.password not in path.read_text(), path
+            assert not [form for form in forms if form in path.read_text()], path
 
 
 def test_checkov_finds_nothing_unjustified(rendered: Rendered) -> None:
