@@ -1,7 +1,7 @@
 """Deploys that survive interruption: the README's main job (`tools/up --simulated`, in a copy of
 the project, see main_job.py) killed at points its output shows (set-up done, the k-th object of
 the update created: never a guessed time, so never after it finished), cancelled as a CI runner
-cancels, meeting an API server that goes away, and run twice at once. After each,
+cancels, meeting an API server that goes away mid-update, and run twice at once. After each,
 running the main job again converges with nobody's help: every declared object exists once,
 nothing in the cluster carries the app's labels without being in the state, nothing is pending,
 a preview sees no change, and `destroy` removes everything."""
@@ -28,10 +28,11 @@ pytestmark = pytest.mark.integration
 SEED = 20261128
 CLUSTER = str(ROOT / "workbench" / "control-plane" / "cluster")
 # What the run prints, by which a test knows where it is: tools/up's last line before Pulumi
-# starts (set-up done, nothing under way yet), a Kubernetes object created by the update, and
-# tools/up's last line, once everything is done.
+# starts (set-up done, nothing under way yet), a Kubernetes object created by the update, the
+# update's summary (its end), and tools/up's last line, once everything is done.
 SET_UP = re.compile(r"^==> target: ")
 CREATED = re.compile(r"^ \+ +kubernetes:\S+ \S+ created ")
+SUMMARY = re.compile(r"^Resources:")
 FINISHED = re.compile(r"^result: +http")
 
 
@@ -179,23 +180,32 @@ def _pending_creates(job: MainJob) -> int:
 def test_an_api_server_that_goes_away_mid_run_is_ridden_out_or_named(
     job: MainJob, full_run: FullRun
 ) -> None:
-    process = job.start()
-    time.sleep(0.5 * full_run.seconds)
+    run = Running(job.start())
+    early = max(1, full_run.created // 4)
+    run.wait_for(CREATED, early)
+    # The update is under way (no summary yet) as the API server is killed.
+    assert run.process.poll() is None, run.output[-3000:]
+    assert run.arrival(SUMMARY) is None, run.output[-3000:]
     # A crash (SIGKILL), not a graceful stop: nothing drains, every connection breaks at once.
     subprocess.run([CLUSTER, "apiserver", "kill"], check=True, capture_output=True, timeout=120)
     down = time.monotonic()
-    time.sleep(5)
+    time.sleep(5)  # the outage: how long the API server stays away
     subprocess.run([CLUSTER, "apiserver", "start"], check=True, capture_output=True, timeout=300)
     outage = time.monotonic() - down
-    output, _ = process.communicate(timeout=600)
-    if process.returncode == 0:
-        outcome = "rode it out"
+    output = run.finish(timeout=600)
+    if run.process.returncode == 0:
+        # Ridden out only if the update went on after the API server was gone: its summary came
+        # after the kill (an update done before it would have met no outage at all).
+        summary = run.arrival(SUMMARY)
+        assert summary is not None, output[-3000:]
+        assert summary > down, f"the update ended {down - summary:.1f}s before the kill"
+        outcome = f"rode it out (its summary {summary - down:.1f}s after the kill)"
     else:
         assert "the cluster stopped answering during the update" in output, output[-3000:]
-        outcome = f"failed (exit {process.returncode}) saying the cluster stopped answering"
+        outcome = f"failed (exit {run.process.returncode}) saying the cluster stopped answering"
     print(
-        f"\nAPI server killed at {0.5 * full_run.seconds:.1f}s, back {outage:.1f}s later:"
-        f" the run {outcome}"
+        f"\nAPI server killed after {early} of {full_run.created} objects created, back"
+        f" {outage:.1f}s later: the run {outcome}"
     )
     _converges_again(job, "after the API server restart")
     job.destroy()
