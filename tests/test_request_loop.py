@@ -108,14 +108,13 @@ def test_an_unthrottled_loop_must_send_at_least_its_floor(
     server: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def slow(*_: object, **__: object) -> tuple[int, str]:
-        time.sleep(0.25)  # 4 a second per thread: below the floor of 20 set here
+        time.sleep(0.25)  # 4 a second per thread: below the floor
         return 200, ""
 
     monkeypatch.setattr(load, "http", slow)
-    monkeypatch.setattr(load, "UNTHROTTLED_FLOOR", 20.0)
     loop = _run(RequestLoop(f"{server}/", rate=None, workers=2))
     assert loop.failed == {}
-    assert loop.least == int(2 * 20.0 * loop.seconds)
+    assert loop.least == int(2 * load.UNTHROTTLED_FLOOR * loop.seconds)
     assert loop.problems() == [
         f"{loop.sent} requests in {loop.seconds:.1f} s on 2 threads, fewer than {loop.least}"
     ]
