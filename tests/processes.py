@@ -25,6 +25,9 @@ from pathlib import Path
 MARK = "VOTING_APP_TEST_RUN"
 # After SIGTERM, what a process gets to finish (Pulumi saves its state on a cancel) before SIGKILL.
 GRACE_SECONDS = 5.0
+# What a process gets to end by itself once the command that started it returned (a plugin the
+# CLI is closing as it exits) before it counts as left behind.
+SETTLE_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -104,6 +107,15 @@ def working_in(directory: Path) -> list[Process]:
             found.append(
                 Process(int(entry.name), _environ_mark(entry.name) or "", _command(entry.name))
             )
+    return found
+
+
+def still_running(matches: Callable[[str], bool], settle: float = SETTLE_SECONDS) -> list[Process]:
+    """The processes whose mark `matches` that are still there after up to `settle` seconds of
+    waiting for them to end by themselves (no wait when there are none)."""
+    deadline = time.monotonic() + settle
+    while (found := marked(matches)) and time.monotonic() < deadline:
+        time.sleep(0.1)
     return found
 
 

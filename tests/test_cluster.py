@@ -51,20 +51,42 @@ def provider_inputs(cluster: ClusterConfig) -> dict[str, Any]:
     return inputs
 
 
-@pytest.mark.parametrize("kubeconfig", [None, "/etc/kube/team.yaml"])
-def test_the_provider_is_pinned_to_the_context_and_the_kubeconfig(kubeconfig: str | None) -> None:
+@pytest.mark.parametrize(
+    ("kubeconfig", "environment", "read"),
+    [
+        (None, None, None),
+        ("/etc/kube/team.yaml", None, "/etc/kube/team.yaml"),
+        # Unset, the SDK reads $KUBECONFIG (and the provider ~/.kube/config without it).
+        (None, "/home/me/.kube/other", "/home/me/.kube/other"),
+        ("/etc/kube/team.yaml", "/home/me/.kube/other", "/etc/kube/team.yaml"),
+    ],
+)
+def test_the_provider_is_pinned_to_the_context_and_the_kubeconfig(
+    monkeypatch: pytest.MonkeyPatch, kubeconfig: str | None, environment: str | None, read: str
+) -> None:
+    monkeypatch.delenv("KUBECONFIG", raising=False)
+    if environment is not None:
+        monkeypatch.setenv("KUBECONFIG", environment)
     cluster = cluster_config(ClusterType.CLOUD, context="team-prod", kubeconfig=kubeconfig)
     inputs = provider_inputs(cluster)
     assert inputs["context"] == "team-prod"
-    assert inputs.get("kubeconfig") == kubeconfig
+    assert inputs.get("kubeconfig") == read
     assert "renderYamlToDirectory" not in inputs
 
 
-def test_a_provider_that_renders_manifests_contacts_no_cluster(tmp_path: Path) -> None:
+@pytest.mark.parametrize("environment", [None, "/home/me/.kube/config"])
+def test_a_provider_that_renders_manifests_contacts_no_cluster(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, environment: str | None
+) -> None:
+    """Whatever $KUBECONFIG says: the provider refuses a kubeconfig beside
+    renderYamlToDirectory, and the SDK fills an unset one in from $KUBECONFIG."""
+    monkeypatch.delenv("KUBECONFIG", raising=False)
+    if environment is not None:
+        monkeypatch.setenv("KUBECONFIG", environment)
     cluster = cluster_config(
         ClusterType.KIND, context="kind-kind", render_yaml_to=str(tmp_path / "manifests")
     )
     inputs = provider_inputs(cluster)
     assert inputs["renderYamlToDirectory"] == str(tmp_path / "manifests")
     assert "context" not in inputs
-    assert "kubeconfig" not in inputs
+    assert not inputs.get("kubeconfig")

@@ -239,12 +239,38 @@ def test_a_failed_rollout_stops_the_wait_at_once() -> None:
         ready.wait_for_rollouts(_kubectl_listing([failed]), "ns", timeout=600, say=print)
 
 
-def test_a_url_is_given_once_it_answers(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(ready, "POLL_SECONDS", 0.01)
+class FakeClock:
+    """Stands in for the `time` module: sleeping advances the clock, nothing else does."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def test_a_url_is_given_once_it_answers_with_the_seconds_it_took(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = FakeClock()
+    monkeypatch.setattr(ready, "time", clock)
     answers = ["Connection refused", "HTTP 503", None]
-    took = ready.wait_for_url("vote", "http://x", 5, get=lambda _: answers.pop(0))
-    assert took >= 0
+    asked_at: list[float] = []
+
+    def get(_: str) -> str | None:
+        asked_at.append(clock.now)
+        clock.now += 0.25  # each request takes its time, counted in the wait
+        return answers.pop(0)
+
+    took = ready.wait_for_url("vote", "http://x", 5, get=get)
     assert not answers, answers
+    # From the start to the answer: three requests and a poll's pause after each failed one.
+    pause = ready.POLL_SECONDS / 2
+    assert asked_at == [1000.0, 1000.0 + 0.25 + pause, 1000.0 + 2 * (0.25 + pause)]
+    assert took == 3 * 0.25 + 2 * pause
 
 
 def test_a_url_that_never_answers_names_the_unit_and_the_last_error() -> None:

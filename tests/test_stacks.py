@@ -201,6 +201,36 @@ def _unit_by_selector(run: ProgramRun, selector: dict[str, str]) -> str:
     raise AssertionError(f"selector {selector} matches no unit")
 
 
+# The shipped graph's policies, written by hand (not derived from TRAFFIC_GRAPH): policy -> the
+# peers its rules name and the port each rule opens. DNS is kube-system's kube-dns.
+DNS = "dns"
+SHIPPED_POLICIES = {
+    "vote-ingress": {(OUTSIDE, "TCP", 80)},
+    "result-ingress": {(OUTSIDE, "TCP", 80)},
+    "redis-ingress": {("vote", "TCP", 6379), ("worker", "TCP", 6379)},
+    "db-ingress": {("worker", "TCP", 5432), ("result", "TCP", 5432)},
+    "vote-egress": {("redis", "TCP", 6379), (DNS, "UDP", 53), (DNS, "TCP", 53)},
+    "worker-egress": {
+        ("redis", "TCP", 6379),
+        ("db", "TCP", 5432),
+        (DNS, "UDP", 53),
+        (DNS, "TCP", 53),
+    },
+    "result-egress": {("db", "TCP", 5432), (DNS, "UDP", 53), (DNS, "TCP", 53)},
+}
+
+
+def _peer_name(run: ProgramRun, peer: dict[str, Any]) -> str:
+    if "namespaceSelector" in peer:
+        assert peer == {
+            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+            "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
+        }
+        return DNS
+    assert set(peer) == {"podSelector"}, peer
+    return _unit_by_selector(run, peer["podSelector"]["matchLabels"])
+
+
 def test_network_policy_edges_equal_the_traffic_graph(stack: tuple[str, ProgramRun]) -> None:
     _, run = stack
     policies = inputs(run, NETWORK_POLICY)
@@ -212,27 +242,25 @@ def test_network_policy_edges_equal_the_traffic_graph(stack: tuple[str, ProgramR
 
     ingress_edges: set[Edge] = set()
     egress_edges: set[Edge] = set()
-    for policy in policies.values():
+    opened: dict[str, set[tuple[str, str, int]]] = {}
+    for name, policy in policies.items():
         unit = _unit_by_selector(run, policy["spec"]["podSelector"]["matchLabels"])
+        (direction,) = policy["spec"]["policyTypes"]
+        assert name == f"{unit}-{direction.lower()}", (name, direction)
+        opened[name] = set()
         for rule in policy["spec"].get("ingress", []):
-            sources = rule.get("from")
-            if sources is None:
-                ingress_edges.add(Edge(OUTSIDE, unit))
-            for peer in sources or []:
-                ingress_edges.add(
-                    Edge(_unit_by_selector(run, peer["podSelector"]["matchLabels"]), unit)
-                )
+            peers = [_peer_name(run, peer) for peer in rule.get("from") or []] or [OUTSIDE]
+            ingress_edges |= {Edge(peer, unit) for peer in peers}
+            opened[name] |= {
+                (p, port["protocol"], port["port"]) for p in peers for port in rule["ports"]
+            }
         for rule in policy["spec"].get("egress", []):
-            for peer in rule["to"]:
-                if "namespaceSelector" in peer:
-                    assert peer["namespaceSelector"]["matchLabels"] == {
-                        "kubernetes.io/metadata.name": "kube-system"
-                    }
-                    assert {p["port"] for p in rule["ports"]} == {53}
-                    continue
-                egress_edges.add(
-                    Edge(unit, _unit_by_selector(run, peer["podSelector"]["matchLabels"]))
-                )
+            peers = [_peer_name(run, peer) for peer in rule["to"]]
+            egress_edges |= {Edge(unit, peer) for peer in peers if peer != DNS}
+            opened[name] |= {
+                (p, port["protocol"], port["port"]) for p in peers for port in rule["ports"]
+            }
+    assert opened == SHIPPED_POLICIES
     assert ingress_edges == set(TRAFFIC_GRAPH)
     assert egress_edges == {edge for edge in TRAFFIC_GRAPH if edge.source != OUTSIDE}
 
@@ -486,6 +514,7 @@ def test_a_trusting_db_is_reached_only_along_the_traffic_graph(
                 for unit, deployment in deployments.items()
                 if _selects(peer["podSelector"]["matchLabels"], deployment)
             }
+    assert sources == {"worker", "result"}
     assert sources == {edge.source for edge in TRAFFIC_GRAPH if edge.target == "db"}
     assert inputs(run, SERVICE)["db"]["spec"]["type"] == "ClusterIP"
 

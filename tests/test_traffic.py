@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import pulumi_kubernetes as k8s
 import pytest
 
 from components.app.traffic import OUTSIDE, Edge, Endpoint, egress_spec, ingress_spec
@@ -13,6 +16,81 @@ ENDPOINTS = {
     "batch": Endpoint(selector={"app": "batch"}, port=None),
 }
 GRAPH = (Edge(OUTSIDE, "web"), Edge("web", "cache"), Edge("batch", "cache"))
+# kube-system's kube-dns, as every egress policy names it: (namespace labels, pod labels).
+DNS_PEER = ({"kubernetes.io/metadata.name": "kube-system"}, {"k8s-app": "kube-dns"})
+DNS_PORTS = [("UDP", 53), ("TCP", 53)]
+Rule = tuple[list[tuple[dict[str, str] | None, dict[str, str]]] | None, list[tuple[str, int]]]
+
+
+def _labels(selector: k8s.meta.v1.LabelSelectorArgs | None) -> Any:
+    return None if selector is None else selector.match_labels
+
+
+def _plain(spec: k8s.networking.v1.NetworkPolicySpecArgs | None) -> tuple[Any, Any, list[Rule]]:
+    """A spec as (policy types, its pods' labels, [(peers, ports) per rule]); a peer as its
+    (namespace labels, pod labels), `None` peers for a rule that admits every source."""
+    assert spec is not None
+    rules: list[Rule] = []
+    for rule in spec.ingress or spec.egress or []:
+        peers = (
+            rule.from_
+            if isinstance(rule, k8s.networking.v1.NetworkPolicyIngressRuleArgs)
+            else rule.to
+        )
+        rules.append(
+            (
+                None
+                if peers is None
+                else [
+                    (_labels(peer.namespace_selector), _labels(peer.pod_selector)) for peer in peers
+                ],
+                [(port.protocol, port.port) for port in rule.ports],
+            )
+        )
+    return spec.policy_types, _labels(spec.pod_selector), rules
+
+
+# Every policy of GRAPH over ENDPOINTS, written out by hand.
+@pytest.mark.parametrize(
+    ("spec", "unit", "expected"),
+    [
+        (ingress_spec, "web", (["Ingress"], {"app": "web"}, [(None, [("TCP", 80)])])),
+        (
+            ingress_spec,
+            "cache",
+            (
+                ["Ingress"],
+                {"app": "cache"},
+                [
+                    ([(None, {"app": "web"})], [("TCP", 6379)]),
+                    ([(None, {"app": "batch"})], [("TCP", 6379)]),
+                ],
+            ),
+        ),
+        (
+            egress_spec,
+            "web",
+            (
+                ["Egress"],
+                {"app": "web"},
+                [([(None, {"app": "cache"})], [("TCP", 6379)]), ([DNS_PEER], DNS_PORTS)],
+            ),
+        ),
+        (
+            egress_spec,
+            "batch",
+            (
+                ["Egress"],
+                {"app": "batch"},
+                [([(None, {"app": "cache"})], [("TCP", 6379)]), ([DNS_PEER], DNS_PORTS)],
+            ),
+        ),
+    ],
+)
+def test_each_policy_selects_its_unit_and_opens_exactly_its_peers_ports(
+    spec: Any, unit: str, expected: tuple[Any, Any, list[Rule]]
+) -> None:
+    assert _plain(spec(unit, GRAPH, ENDPOINTS)) == expected
 
 
 def test_a_unit_that_dials_nobody_gets_no_egress_policy() -> None:

@@ -31,6 +31,35 @@ PROBE_LIFETIME = 900  # seconds: a probe pod left behind by a killed test ends b
 
 Matrix = dict[str, dict[str, bool]]
 
+# The shipped graph's matrix, written by hand (not derived from TRAFFIC_GRAPH): the derivation
+# below is held to it by a unit test (tests/test_expected_reachability.py), and what the probes
+# observe on the real node by the end-to-end test. Rows: from; columns: to.
+SHIPPED = """
+from \\ to  db     redis  result  vote   dns
+vote       no     yes    no      no     yes
+result     yes    no     no      no     yes
+worker     yes    yes    no      no     yes
+redis      no     no     no      no     no
+db         no     no     no      no     no
+outside    no     no     yes     yes    yes
+node       yes    yes    yes     yes    yes
+"""
+
+
+def parse_matrix(table: str) -> Matrix:
+    """A matrix written as `format_matrix` prints it, with yes/no cells."""
+    header, *rows = (line.split() for line in table.strip().splitlines())
+    columns = header[3:]  # after "from \\ to"
+    matrix: Matrix = {}
+    for source, *cells in rows:
+        if len(cells) != len(columns) or set(cells) - {"yes", "no"}:
+            raise ValueError(f"row {source!r}: expected yes/no for each of {columns}, got {cells}")
+        matrix[source] = dict(zip(columns, (cell == "yes" for cell in cells), strict=True))
+    return matrix
+
+
+SHIPPED_MATRIX = parse_matrix(SHIPPED)
+
 
 def expected_matrix(edges: Sequence[Edge], units: Sequence[str], targets: Sequence[str]) -> Matrix:
     """What policies derived from `edges` allow, from each source to each target (and DNS):

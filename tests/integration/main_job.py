@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -150,15 +152,78 @@ class MainJob:
         assert self.cluster_objects() == set()
 
 
-def interrupt(
-    process: subprocess.Popen[str], sig: signal.Signals, grace: float = 60
-) -> tuple[str, list[str]]:
+@dataclass
+class Running:
+    """A run started in the background (MainJob.start), its output read line by line as it comes,
+    so that a test can act at a moment the run shows (a line it printed), not at a guessed time."""
+
+    process: subprocess.Popen[str]
+    lines: list[str] = field(default_factory=list)
+    arrived: list[float] = field(default_factory=list)  # time.monotonic() of each line
+    _seen: threading.Condition = field(default_factory=threading.Condition)
+    _ended: bool = False
+    _reader: threading.Thread | None = None
+
+    def __post_init__(self) -> None:
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            with self._seen:
+                self.lines.append(line)
+                self.arrived.append(time.monotonic())
+                self._seen.notify_all()
+        with self._seen:
+            self._ended = True
+            self._seen.notify_all()
+
+    @property
+    def output(self) -> str:
+        with self._seen:
+            return "".join(self.lines)
+
+    def wait_for(self, pattern: re.Pattern[str], count: int = 1, timeout: float = 600) -> str:
+        """Until `count` lines of the output matched `pattern`; the last of them. Fails, with
+        the output so far, when the run's output ends or `timeout` passes first."""
+        deadline = time.monotonic() + timeout
+        with self._seen:
+            while True:
+                matched = [line for line in self.lines if pattern.search(line)]
+                if len(matched) >= count:
+                    return matched[count - 1]
+                left = deadline - time.monotonic()
+                if self._ended or left <= 0:
+                    said = "ended" if self._ended else f"still running after {timeout:.0f} s"
+                    raise AssertionError(
+                        f"the run {said} before {count} lines matched {pattern.pattern!r}:\n"
+                        + "".join(self.lines)[-3000:]
+                    )
+                self._seen.wait(left)
+
+    def arrival(self, pattern: re.Pattern[str]) -> float | None:
+        """When the first line matching `pattern` was read (time.monotonic()), if one was."""
+        with self._seen:
+            pairs = zip(self.lines, self.arrived, strict=True)
+            return next((at for line, at in pairs if pattern.search(line)), None)
+
+    def finish(self, timeout: float | None = None) -> str:
+        """The whole output once the run has ended (raises TimeoutExpired if it does not)."""
+        self.process.wait(timeout=timeout)
+        assert self._reader is not None
+        self._reader.join(timeout=30)
+        return self.output
+
+
+def interrupt(run: Running, sig: signal.Signals, grace: float = 60) -> tuple[str, list[str]]:
     """Interrupt the run as its runner would. SIGKILL goes to every process of the run's session:
     the CLI and its plugins, which Pulumi starts in process groups of their own (so a terminal's
     Ctrl-C reaches only the CLI), die at once and nothing can clean up. SIGINT and SIGTERM go to
     the run's process group, as a terminal or a CI cancel sends them; what is left after `grace`
     is killed. Either way no process of the run outlives this call. Returns the run's output and
     the commands of the processes that outlived the run by 30 s and had to be killed."""
+    process = run.process
     if sig is signal.SIGKILL:
         for _ in range(50):  # again, for a plugin the CLI was starting as the first round hit
             if not (pids := session(process.pid)):
@@ -169,10 +234,10 @@ def interrupt(
     else:
         os.killpg(process.pid, sig)
     try:
-        output, _ = process.communicate(timeout=grace)
+        output = run.finish(timeout=grace)
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
-        output, _ = process.communicate()
+        output = run.finish()
     return output, with_session_gone(process.pid)
 
 

@@ -1,9 +1,10 @@
 """Deploys that survive interruption: the README's main job (`tools/up --simulated`, in a copy of
-the project, see main_job.py) killed at points spread over its run, cancelled as a CI runner
-cancels, meeting an API server that goes away, and run twice at once. After each, running the
-main job again converges with nobody's help: every declared object exists once, nothing in the
-cluster carries the app's labels without being in the state, nothing is pending, a preview sees
-no change, and `destroy` removes everything."""
+the project, see main_job.py) killed at points its output shows (set-up done, the k-th object of
+the update created: never a guessed time, so never after it finished), cancelled as a CI runner
+cancels, meeting an API server that goes away mid-update, and run twice at once. After each,
+running the main job again converges with nobody's help: every declared object exists once,
+nothing in the cluster carries the app's labels without being in the state, nothing is pending,
+a preview sees no change, and `destroy` removes everything."""
 
 from __future__ import annotations
 
@@ -14,18 +15,45 @@ import signal
 import subprocess
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import pytest
 
-from tests.integration.main_job import MainJob, interrupt, main_job_copy
+from tests.integration.main_job import MainJob, Running, interrupt, main_job_copy
 from tests.stack_files import ROOT
 
 pytestmark = pytest.mark.integration
-# The kill points are drawn from this seed: a failure names its point, and the same seed replays
-# it. One point in each of KILL_POINTS equal slices of a full run, so they spread over all of it.
+# The interruption points are drawn from this seed: a failure names its point, and the same seed
+# replays it.
 SEED = 20261128
-KILL_POINTS = 3
 CLUSTER = str(ROOT / "workbench" / "control-plane" / "cluster")
+# What the run prints, by which a test knows where it is: tools/up's last line before Pulumi
+# starts (set-up done, nothing under way yet), a Kubernetes object created by the update, the
+# update's summary (its end), and tools/up's last line, once everything is done.
+SET_UP = re.compile(r"^==> target: ")
+CREATED = re.compile(r"^ \+ +kubernetes:\S+ \S+ created ")
+SUMMARY = re.compile(r"^Resources:")
+FINISHED = re.compile(r"^result: +http")
+
+
+@dataclass(frozen=True)
+class FullRun:
+    seconds: float
+    created: int  # Kubernetes objects created by the update (lines CREATED)
+    objects: int  # Kubernetes objects in the state afterwards
+
+
+@dataclass(frozen=True)
+class Point:
+    """Where an interruption lands: when the `count`th line matching `sign` has been printed."""
+
+    sig: signal.Signals
+    sign: re.Pattern[str]
+    count: int = 1
+
+    def __str__(self) -> str:
+        where = "set-up done" if self.sign is SET_UP else f"object {self.count} created"
+        return f"{self.sig.name} at {where}"
 
 
 @pytest.fixture(scope="module")
@@ -35,15 +63,19 @@ def job(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MainJob]:
 
 
 @pytest.fixture(scope="module")
-def full_run(job: MainJob) -> float:
-    """Seconds of an uninterrupted main job from empty (then destroyed again)."""
+def full_run(job: MainJob) -> FullRun:
+    """An uninterrupted main job from empty (then destroyed again): how long, what it created."""
     started = time.monotonic()
     result = job.run()
     took = time.monotonic() - started
     assert result.returncode == 0, result.stdout[-3000:]
+    assert any(FINISHED.search(line) for line in result.stdout.splitlines()), result.stdout[-3000:]
+    created = sum(1 for line in result.stdout.splitlines() if CREATED.search(line))
+    objects = sum(job.state_objects().values())
     job.converged()
     job.destroy()
-    return took
+    assert created > 4, result.stdout[-3000:]
+    return FullRun(took, created, objects)
 
 
 def _guard_lines(output: str) -> list[str]:
@@ -67,39 +99,69 @@ def _converges_again(job: MainJob, what: str) -> str:
     return rerun.stdout
 
 
-def test_a_killed_or_cancelled_main_job_converges_on_the_next_run(
-    job: MainJob, full_run: float
-) -> None:
+def _plan(full: FullRun) -> list[Point]:
+    """SIGKILL (the runner's last resort: nothing can clean up) once set-up is done, and in each
+    half of the update's creates; SIGINT (Ctrl-C, the first signal of a CI cancel) and SIGTERM
+    (the second) once each in its first half, where most of the update is still to come. The
+    last created object is never a point: the run must still be at work when it is signalled."""
     rng = random.Random(SEED)
-    slices = [(i + rng.random()) / KILL_POINTS * full_run for i in range(KILL_POINTS)]
-    # SIGKILL (the runner's last resort: nothing can clean up) at every point; SIGINT (Ctrl-C,
-    # the first signal of a CI cancel) and SIGTERM (the second) once each, in the middle third.
-    plan = [(signal.SIGKILL, at) for at in slices]
-    plan += [(sig, (1 + rng.random()) / 3 * full_run) for sig in (signal.SIGINT, signal.SIGTERM)]
-    print(f"\nfull run {full_run:.1f}s; seed {SEED}; interruption points (s): {plan}")
+    half = full.created // 2
+    return [
+        Point(signal.SIGKILL, SET_UP),
+        Point(signal.SIGKILL, CREATED, rng.randint(1, half)),
+        Point(signal.SIGKILL, CREATED, rng.randint(half + 1, full.created - 2)),
+        *(Point(sig, CREATED, rng.randint(1, half)) for sig in (signal.SIGINT, signal.SIGTERM)),
+    ]
+
+
+def test_a_killed_or_cancelled_main_job_converges_on_the_next_run(
+    job: MainJob, full_run: FullRun
+) -> None:
+    plan = _plan(full_run)
+    print(
+        f"\nfull run {full_run.seconds:.1f}s, {full_run.created} objects created; seed {SEED};"
+        f" interruption points: {', '.join(map(str, plan))}"
+    )
     locks = job.project / ".state" / ".pulumi" / "locks"
-    for sig, at in plan:
-        process = job.start()
-        time.sleep(at)
-        output, outlived = interrupt(process, sig)
+    for point in plan:
+        run = Running(job.start())
+        started = time.monotonic()
+        run.wait_for(point.sign, point.count)
+        # The run is still at work when the signal goes: a kill after it finished is no test.
+        assert run.process.poll() is None, f"{point}: the run had ended:\n{run.output[-3000:]}"
+        at = time.monotonic() - started
+        output, outlived = interrupt(run, point.sig)
         left_lock = any(locks.rglob("*.json"))
-        pending = _pending_creates(job)
+        left = _left_state(job)
+        pending = left.pending
         said = [line for line in output.splitlines() if line.startswith("tools/up:")]
         what = (
-            f"{sig.name} at {at:.1f}s (exit {process.returncode}; said: {said or 'nothing'};"
-            f" left: lock {left_lock}, {pending} pending creates)"
+            f"{point} ({at:.1f}s; exit {run.process.returncode}; said: {said or 'nothing'};"
+            f" left: lock {left_lock}, {left} of {full_run.objects})"
         )
         assert "Traceback" not in output, f"{what}:\n{output[-3000:]}"
+        # Interrupted, not finished: the exit status says so, and tools/up's last line is missing.
+        if point.sig is signal.SIGKILL:
+            assert run.process.returncode == -signal.SIGKILL, f"{what}:\n{output[-3000:]}"
+        else:
+            assert run.process.returncode not in (0, None), f"{what}:\n{output[-3000:]}"
+        assert not any(FINISHED.search(line) for line in output.splitlines()), what
         # Nothing of the run may linger: a plugin left running holds the state's files open and
         # a port, long after the runner moved on.
         assert not outlived, f"{what}: processes outlived the run by 30 s: {outlived}"
-        if sig is not signal.SIGKILL:
-            # A cancel is graceful: Pulumi finishes what is in flight, saves, and unlocks (and
-            # before the update began, nothing was under way).
+        if point.sig is signal.SIGKILL and point.sign is CREATED:
+            # Killed mid-update: the state holds a create in flight, or not every object yet (or
+            # it was being written: the checkpoint does not load).
+            assert left.pending > 0 or left.unreadable or left.objects < full_run.objects, what
+        if point.sign is SET_UP:
+            # Killed before Pulumi began: nothing was under way.
+            assert not left_lock, what
+            assert pending == 0, what
+        if point.sig is not signal.SIGKILL:
+            # A cancel is graceful: Pulumi finishes what is in flight, saves, and unlocks.
             assert not left_lock, f"{what}:\n{output[-3000:]}"
             assert pending == 0, f"{what}:\n{output[-3000:]}"
-            if process.returncode != 0 and "Updating (dev)" in output:
-                assert "tools/up: cancelled" in output, f"{what}:\n{output[-3000:]}"
+            assert "tools/up: cancelled" in output, f"{what}:\n{output[-3000:]}"
         rerun = _converges_again(job, what)
         # What the dead run left, the next one clears and says so.
         assert ("removing the lock of a run that died" in rerun) == left_lock, rerun[-3000:]
@@ -107,33 +169,67 @@ def test_a_killed_or_cancelled_main_job_converges_on_the_next_run(
         job.destroy()
 
 
-def _pending_creates(job: MainJob) -> int:
+@dataclass(frozen=True)
+class Left:
+    """What an interrupted run left in the state (`pulumi stack export`)."""
+
+    pending: int = 0  # creates in flight
+    objects: int = 0  # Kubernetes objects
+    unreadable: str = ""  # why the export failed, if it did
+
+    def __str__(self) -> str:
+        if self.unreadable:
+            return f"a checkpoint that does not load ({self.unreadable})"
+        return f"{self.pending} pending creates, {self.objects} objects"
+
+
+def _left_state(job: MainJob) -> Left:
     exported = job.pulumi("stack", "export", check=False)
     if exported.returncode != 0:
-        return 0
-    operations = json.loads(exported.stdout)["deployment"].get("pending_operations") or []
-    return sum(1 for operation in operations if operation.get("type") == "creating")
+        lines = (exported.stdout + exported.stderr).strip().splitlines()
+        return Left(unreadable=lines[-1] if lines else f"exit {exported.returncode}")
+    deployment = json.loads(exported.stdout)["deployment"]
+    operations = deployment.get("pending_operations") or []
+    resources = deployment.get("resources") or []
+    return Left(
+        pending=sum(1 for operation in operations if operation.get("type") == "creating"),
+        objects=sum(
+            1
+            for resource in resources
+            if resource["type"].startswith("kubernetes:") and "providers" not in resource["type"]
+        ),
+    )
 
 
 def test_an_api_server_that_goes_away_mid_run_is_ridden_out_or_named(
-    job: MainJob, full_run: float
+    job: MainJob, full_run: FullRun
 ) -> None:
-    process = job.start()
-    time.sleep(0.5 * full_run)
+    run = Running(job.start())
+    early = max(1, full_run.created // 4)
+    run.wait_for(CREATED, early)
+    # The update is under way (no summary yet) as the API server is killed.
+    assert run.process.poll() is None, run.output[-3000:]
+    assert run.arrival(SUMMARY) is None, run.output[-3000:]
     # A crash (SIGKILL), not a graceful stop: nothing drains, every connection breaks at once.
     subprocess.run([CLUSTER, "apiserver", "kill"], check=True, capture_output=True, timeout=120)
     down = time.monotonic()
-    time.sleep(5)
+    time.sleep(5)  # the outage: how long the API server stays away
     subprocess.run([CLUSTER, "apiserver", "start"], check=True, capture_output=True, timeout=300)
     outage = time.monotonic() - down
-    output, _ = process.communicate(timeout=600)
-    if process.returncode == 0:
-        outcome = "rode it out"
+    output = run.finish(timeout=600)
+    if run.process.returncode == 0:
+        # Ridden out only if the update went on after the API server was gone: its summary came
+        # after the kill (an update done before it would have met no outage at all).
+        summary = run.arrival(SUMMARY)
+        assert summary is not None, output[-3000:]
+        assert summary > down, f"the update ended {down - summary:.1f}s before the kill"
+        outcome = f"rode it out (its summary {summary - down:.1f}s after the kill)"
     else:
         assert "the cluster stopped answering during the update" in output, output[-3000:]
-        outcome = f"failed (exit {process.returncode}) saying the cluster stopped answering"
+        outcome = f"failed (exit {run.process.returncode}) saying the cluster stopped answering"
     print(
-        f"\nAPI server killed at {0.5 * full_run:.1f}s, back {outage:.1f}s later: the run {outcome}"
+        f"\nAPI server killed after {early} of {full_run.created} objects created, back"
+        f" {outage:.1f}s later: the run {outcome}"
     )
     _converges_again(job, "after the API server restart")
     job.destroy()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import shutil
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -71,9 +72,15 @@ def test_every_object_is_rendered_and_no_secret_value_is_kept(rendered: Rendered
                 assert form not in text, f"{path} holds the password ({form})"
 
 
-def _forms(password: str) -> list[str]:
-    """The password as a file might hold it: plain, or base64 (a Secret's data)."""
-    return [password, base64.b64encode(password.encode()).decode()]
+def _forms(secret: str) -> set[str]:
+    """`secret` as a file could hold it: plain, and base64-encoded at each of the three byte
+    offsets it may have inside a longer encoded value (only the characters its bytes alone
+    decide)."""
+    forms = {secret}
+    for offset in range(3):
+        encoded = base64.b64encode(bytes(offset) + secret.encode()).decode()
+        forms.add(encoded[-(-offset * 4 // 3) : (offset + len(secret.encode())) * 8 // 6])
+    return forms
 
 
 def test_a_render_writes_the_secret_only_when_the_stack_says_so(tmp_path: Path) -> None:
@@ -90,9 +97,27 @@ def test_a_render_writes_the_secret_only_when_the_stack_says_so(tmp_path: Path) 
             for path in directory.rglob("*.yaml")
             if (document := yaml.safe_load(path.read_text())) and document["kind"] == "Secret"
         ]
-        (secret,) = secrets
-        # The provider writes it as data: the password, base64, exactly as told.
-        assert secret["data"]["password"] == _forms(test.password)[1]
+        try:
+            (secret,) = secrets
+            # The provider writes stringData as data: the password, base64, in the one key
+            # data.password, and in no other form or place (no other file, no other field).
+            assert "stringData" not in secret
+            assert base64.b64decode(secret["data"]["password"]).decode() == test.password
+            del secret["data"]["password"]
+            written = {
+                str(path): path.read_text() for path in directory.rglob("*") if path.is_file()
+            }
+            elsewhere = [
+                (name, form)
+                for name, text in written.items()
+                for form in _forms(test.password)
+                if form in text and "kind: Secret" not in text
+            ]
+            assert elsewhere == []
+            assert not [form for form in _forms(test.password) if form in yaml.safe_dump(secret)]
+        finally:
+            # Nothing kept on disk holds the password.
+            shutil.rmtree(directory)
 
 
 def test_checkov_finds_nothing_unjustified(rendered: Rendered) -> None:
