@@ -32,6 +32,8 @@ from workbench import settings
 
 PASSPHRASE = settings.PASSPHRASES["dev"]
 PART_OF = "app.kubernetes.io/part-of=voting-app"
+# The main job's fixed node ports (a developer's tools/up holds the stack file's own).
+MAIN_JOB_PORTS = {"vote": 30124, "result": 30125}
 
 
 @dataclass
@@ -279,15 +281,17 @@ def with_session_gone(sid: int, timeout: float = 30) -> list[str]:
 
 @contextmanager
 def main_job_copy(
-    workdir: Path, edit: Callable[[StackConfig], None] | None = None
+    workdir: Path,
+    edit: Callable[[StackConfig], None] | None = None,
+    ports: Mapping[str, int] | None = MAIN_JOB_PORTS,
 ) -> Iterator[MainJob]:
+    """The copy, its dev stack pointed at its own namespace and at `ports` (None: allocated)."""
     require_cluster()
     project = workdir / "project"
     project.mkdir()
     copy_program(ROOT, project, ["dev", "prod"])
     link_workbench(project)
     namespace = f"it-main-{secrets.token_hex(3)}"
-    ports: Mapping[str, int] = {"vote": 30124, "result": 30125}
 
     def config(values: StackConfig) -> None:
         point_at_local_cluster(values, namespace, ports)

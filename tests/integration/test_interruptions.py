@@ -16,6 +16,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -202,8 +203,16 @@ def _left_state(job: MainJob) -> Left:
 
 
 def test_an_api_server_that_goes_away_mid_run_is_ridden_out_or_named(
-    job: MainJob, full_run: FullRun
+    tmp_path: Path, full_run: FullRun
 ) -> None:
+    # Node ports allocated, not fixed: a crash of the API server in the middle of a Service's
+    # create can leak the port it allocated (its repair loop frees it some 10 minutes later), and
+    # a fixed one would then hold back this test's next run and every later test's.
+    with main_job_copy(tmp_path, ports=None) as job:
+        _an_api_server_crash_mid_run(job, full_run)
+
+
+def _an_api_server_crash_mid_run(job: MainJob, full_run: FullRun) -> None:
     run = Running(job.start())
     early = max(1, full_run.created // 4)
     run.wait_for(CREATED, early)
@@ -225,8 +234,10 @@ def test_an_api_server_that_goes_away_mid_run_is_ridden_out_or_named(
         assert summary > down, f"the update ended {down - summary:.1f}s before the kill"
         outcome = f"rode it out (its summary {summary - down:.1f}s after the kill)"
     else:
-        assert "the cluster stopped answering during the update" in output, output[-3000:]
-        outcome = f"failed (exit {run.process.returncode}) saying the cluster stopped answering"
+        # Named: the lost cluster, or the provider plugin that died of it.
+        named = ("the cluster stopped answering during the update", "provider plugin crashed")
+        assert any(cause in output for cause in named), output[-3000:]
+        outcome = f"failed (exit {run.process.returncode}) naming its cause"
     print(
         f"\nAPI server killed after {early} of {full_run.created} objects created, back"
         f" {outage:.1f}s later: the run {outcome}"

@@ -5,6 +5,7 @@ the project."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from collections.abc import Callable, Iterator
@@ -15,7 +16,7 @@ import pytest
 import yaml
 
 from tests.integration.cluster import kubectl
-from tests.integration.main_job import MainJob, main_job_copy
+from tests.integration.main_job import MAIN_JOB_PORTS, MainJob, main_job_copy
 
 pytestmark = pytest.mark.integration
 
@@ -146,4 +147,32 @@ def test_a_missing_provider_plugin_is_installed_again(job: MainJob) -> None:
     assert result.returncode == 2, result.stdout[-3000:]
     assert lines[-1].startswith("tools/up: the passphrase for stack dev is wrong"), lines[-3:]
     assert checkpoint.read_bytes() == before, "the state was written"
+    job.destroy()
+
+
+def test_a_node_port_held_by_another_service_is_named(job: MainJob) -> None:
+    """A fixed node port another Service of the cluster holds: the update fails, and tools/up
+    names the Service that holds it."""
+    holder = f"{job.namespace}-holder"
+    kubectl("create", "namespace", holder)
+    try:
+        service = {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "squatter", "namespace": holder},
+            "spec": {
+                "type": "NodePort",
+                "selector": {"app": "nothing"},
+                "ports": [{"port": 80, "nodePort": MAIN_JOB_PORTS["vote"]}],
+            },
+        }
+        kubectl("apply", "-f", "-", input=json.dumps(service))
+        result = job.run(timeout=600)
+        lines = result.stdout.strip().splitlines()
+        assert result.returncode != 0, result.stdout[-3000:]
+        assert lines[-1].startswith(
+            f"tools/up: node port {MAIN_JOB_PORTS['vote']} is taken by Service {holder}/squatter"
+        ), result.stdout[-3000:]
+    finally:
+        kubectl("delete", "namespace", holder, "--wait=false", check=False)
     job.destroy()
