@@ -8,6 +8,7 @@ from typing import Any
 import pulumi
 import pytest
 
+from components.units.rollout_await import rollout_await
 from components.units.service_deployment import ServiceDeployment, ServiceDeploymentArgs
 from components.units.service_stateful_set import ServiceStatefulSet
 from components.units.specs import (
@@ -167,9 +168,11 @@ def test_the_service_await_is_the_provider_s_unless_told_to_wait_for_less(
     (service,) = mocks.of_type(SERVICE)
     found = service.inputs["metadata"]["annotations"]
     assert {key: found[key] for key in AWAIT_ANNOTATIONS if key in found} == annotations
-    # The workload keeps the provider's own await (every pod Available) either way.
-    deployment = deployment_of(mocks)
-    assert not set(AWAIT_ANNOTATIONS) & set(deployment["metadata"].get("annotations", {}))
+    # The workload's own wait (its rollout, tests/test_rollout_await.py) is the same either way.
+    workload = deployment_of(mocks)["metadata"]["annotations"]
+    assert {key: workload[key] for key in AWAIT_ANNOTATIONS if key in workload} == rollout_await(
+        "Deployment"
+    )
 
 
 def test_a_cluster_ip_unit_answers_at_its_service_dns_name() -> None:
