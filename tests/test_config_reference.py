@@ -1,6 +1,6 @@
-"""The configuration reference (README.md's table, Pulumi.yaml's declarations) is what the config
-reader does: generated from its record of every key (tools/lib/config_reference.py), current in
-the files, and covering every key a stack may set."""
+"""The configuration reference (docs/configuration.md's table, Pulumi.yaml's declarations) is
+what the config reader does: generated from its record of every key
+(tools/lib/config_reference.py), current in the files, and covering every key a stack may set."""
 
 from __future__ import annotations
 
@@ -10,12 +10,12 @@ from typing import Any
 from components.app.args import DEFAULT_IMAGES
 from tests.stack_files import ROOT, project_declarations, stack_values
 from tools.lib import config_reference
-from tools.lib.config_reference import ABOUT, documented_keys, readme_table
+from tools.lib.config_reference import ABOUT, documented_keys, reference_table
 
 P = "voting-app"
 
 
-def test_the_readme_and_pulumi_yaml_are_current() -> None:
+def test_the_reference_and_pulumi_yaml_are_current() -> None:
     stale = config_reference.stale()
     assert not stale, f"{sorted(stale)}: run python -m tools.lib.config_reference --write"
 
@@ -23,7 +23,7 @@ def test_the_readme_and_pulumi_yaml_are_current() -> None:
 def test_the_reference_says_what_the_reader_does_pinned_by_hand() -> None:
     """The generated rows of two keys, written out: the one whose defaults once disagreed (the
     web units ask for more memory), and one of a default that depends on other keys."""
-    table = readme_table(documented_keys())
+    table = reference_table(documented_keys())
     assert (
         "| `<unit>.resources.requests.memory` | the memory each pod asks for (no more than its "
         "limit) | a memory quantity such as 128Mi or 1Gi: from 1 byte to 1Pi, in whole bytes | "
@@ -78,3 +78,28 @@ def test_the_readme_s_unit_table_names_the_default_images() -> None:
         match[1]: match[2] for match in re.finditer(r"^\| (\w+) \| `([^`]+)` \|", section, re.M)
     }
     assert rows == DEFAULT_IMAGES
+
+
+def test_the_readme_names_only_keys_there_are() -> None:
+    """The README's short list of the keys a stack sets most: each is a key, or the start of
+    keys, the reader asks for."""
+    text = (ROOT / "README.md").read_text()
+    section = text.split("## Configuration reference", 1)[1].split("\n## ", 1)[0]
+    (section,) = [part for part in section.split("\n\n") if "The keys a stack sets most" in part]
+    documented = {key.key.removeprefix(f"{P}:") for key in documented_keys()}
+    generic = documented | {
+        f"<unit>.{key.split('.', 1)[1]}"
+        for key in documented
+        if key.split(".")[0] in config_reference.UNITS and "." in key
+    }
+    named = [
+        name
+        for name in re.findall(r"`([^`\s]+)`", section)
+        if not name.endswith((".py", ".yaml", ".md")) and not name.startswith("pulumi")
+    ]
+    assert len(named) >= 8, named
+    for name in named:
+        key = name if not name.startswith(".") else f"vote{name}"
+        if "/" in key:  # `vote`/`result`: units, each a key of its own
+            continue
+        assert any(k == key or k.startswith(f"{key}.") for k in generic | documented), name

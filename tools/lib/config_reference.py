@@ -1,7 +1,7 @@
 """The configuration reference, made from what the config reader asks for: every key, what it
 allows and its default come from `components.stack.config.read_keys` (the reader records them as
-it reads, and takes each default from the dataclasses), so README.md's table and Pulumi.yaml's
-declarations cannot drift from the parser. Only what each key is for is written here.
+it reads, and takes each default from the dataclasses), so docs/configuration.md's table and
+Pulumi.yaml's declarations cannot drift from the parser. Only what each key is for is written here.
 
     python -m tools.lib.config_reference           exit 1 naming each file that is not current
     python -m tools.lib.config_reference --write   rewrite their generated parts
@@ -41,7 +41,7 @@ def _node_port_ranges() -> str:
 # What each key is for, by its key without the project and the unit (`<unit>.image`). Nothing
 # here states a default or a bound: those come from the reader.
 ABOUT: dict[str, str] = {
-    "cluster.type": "the kind of cluster (README, Targeting a cluster)",
+    "cluster.type": "the kind of cluster (README: Targeting a cluster)",
     "cluster.name": "the cluster's name, for the types whose tool names clusters",
     "cluster.context": "the kubeconfig context the stack deploys through",
     "cluster.kubeconfig": "the kubeconfig file",
@@ -57,7 +57,7 @@ ABOUT: dict[str, str] = {
     "spread.hostname": "how the pods of a unit that can run more than one spread across nodes",
     "spread.zone": "the same across topology.kubernetes.io/zone (only where nodes carry it)",
     "spread.maxSkew": "the most one node's (zone's) count of a unit's pods may exceed another's",
-    "serviceAwait": "what `pulumi up` waits for on each Service (README, When pulumi up returns)",
+    "serviceAwait": "what `pulumi up` waits for on each Service (README: When pulumi up returns)",
     "<unit>.image": "the container image",
     "<unit>.imagePullPolicy": "when the kubelet asks the registry for the image",
     "<unit>.replicas": "the number of pods",
@@ -146,7 +146,7 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def readme_table(keys: list[KeyDoc]) -> str:
+def reference_table(keys: list[KeyDoc]) -> str:
     """One row per key, the units' keys merged into one row where they allow the same."""
     groups: dict[tuple[str, str], list[tuple[str | None, KeyDoc]]] = {}
     for key in keys:
@@ -184,10 +184,7 @@ def _described(top: str, keys: list[KeyDoc]) -> str:
         allowed = f"{key.expected[0].upper()}{key.expected[1:]}"
         return f"{declaration.lead} {allowed}. {_default_sentence(key)}"
     parts = [f"{_short(key.key).split('.', 1)[1]} ({_default_phrase(key)})" for key in inside]
-    return (
-        f"{declaration.lead} Keys: {'; '.join(parts)}. What each allows: README.md, "
-        "Configuration reference."
-    )
+    return f"{declaration.lead} Keys: {'; '.join(parts)}. What each allows: docs/configuration.md."
 
 
 def _default_phrase(key: KeyDoc) -> str:
@@ -220,17 +217,18 @@ def pulumi_yaml_config(keys: list[KeyDoc]) -> str:
     return "\n".join(lines) + "\n"
 
 
-README_START = (
+REFERENCE = "docs/configuration.md"
+MARK_START = (
     "<!-- configuration reference: made by python -m tools.lib.config_reference --write -->"
 )
-README_END = "<!-- end of the configuration reference -->"
+MARK_END = "<!-- end of the configuration reference -->"
 
 
-def _readme(current: str, keys: list[KeyDoc]) -> str:
-    pattern = re.compile(re.escape(README_START) + r"\n.*?" + re.escape(README_END), re.S)
+def _reference(current: str, keys: list[KeyDoc]) -> str:
+    pattern = re.compile(re.escape(MARK_START) + r"\n.*?" + re.escape(MARK_END), re.S)
     if not pattern.search(current):
-        raise ValueError(f"README.md: no section between {README_START} and {README_END}")
-    return pattern.sub(lambda _: f"{README_START}\n{readme_table(keys)}{README_END}", current)
+        raise ValueError(f"{REFERENCE}: no section between {MARK_START} and {MARK_END}")
+    return pattern.sub(lambda _: f"{MARK_START}\n{reference_table(keys)}{MARK_END}", current)
 
 
 def _pulumi_yaml(current: str, keys: list[KeyDoc]) -> str:
@@ -241,7 +239,7 @@ def _pulumi_yaml(current: str, keys: list[KeyDoc]) -> str:
 
 
 GENERATED: dict[str, Callable[[str, list[KeyDoc]], str]] = {
-    "README.md": _readme,
+    REFERENCE: _reference,
     "Pulumi.yaml": _pulumi_yaml,
 }
 

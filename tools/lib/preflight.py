@@ -30,9 +30,7 @@ def stack_file(path: Path) -> tuple[str, str]:
     The context is the one the program will use (its default per type when unset), or empty when
     the config names none: the program's own config check then says what is missing."""
     if not path.exists():
-        raise PreflightError(
-            f"{path.name} does not exist: create it (the README's configuration reference)"
-        )
+        raise PreflightError(f"{path.name} does not exist: create it (docs/configuration.md)")
     try:
         document = yaml.safe_load(path.read_text())
     except yaml.YAMLError as error:
