@@ -7,9 +7,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.units.args import ServiceDeploymentArgs, check_args
-from components.units.metadata import object_metadata, scan_exception_annotations
 from components.units.objects import claim
-from components.units.rollout_await import rollout_await
 from components.units.specs import ClaimVolume, Recreate, UpdateStrategy, declared_replicas
 from components.units.unit import Unit
 
@@ -40,12 +38,7 @@ class ServiceDeployment(Unit):
         ]
         self.deployment = k8s.apps.v1.Deployment(
             name,
-            metadata=object_metadata(
-                self.object_name,
-                args.namespace,
-                self.labels,
-                {**scan_exception_annotations(args.scan_exceptions), **rollout_await("Deployment")},
-            ),
+            metadata=self._metadata(args, "Deployment"),
             spec=k8s.apps.v1.DeploymentSpecArgs(
                 replicas=declared_replicas(args.replicas),
                 selector=k8s.meta.v1.LabelSelectorArgs(match_labels=self.selector),

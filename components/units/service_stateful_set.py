@@ -14,9 +14,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.units.args import ServiceDeploymentArgs, check_args
-from components.units.metadata import object_metadata, scan_exception_annotations
 from components.units.objects import claim_spec
-from components.units.rollout_await import rollout_await
 from components.units.specs import ClaimVolume, Recreate, declared_replicas
 from components.units.unit import Unit
 
@@ -58,15 +56,7 @@ class ServiceStatefulSet(Unit):
 
         self.stateful_set = k8s.apps.v1.StatefulSet(
             name,
-            metadata=object_metadata(
-                self.object_name,
-                args.namespace,
-                self.labels,
-                {
-                    **scan_exception_annotations(args.scan_exceptions),
-                    **rollout_await("StatefulSet"),
-                },
-            ),
+            metadata=self._metadata(args, "StatefulSet"),
             spec=k8s.apps.v1.StatefulSetSpecArgs(
                 replicas=declared_replicas(args.replicas),
                 selector=k8s.meta.v1.LabelSelectorArgs(match_labels=self.selector),

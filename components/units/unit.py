@@ -12,6 +12,7 @@ from components.units.labels import selector_labels, unit_labels
 from components.units.metadata import object_metadata, scan_exception_annotations
 from components.units.objects import autoscaler, service_account, unit_service
 from components.units.pod_template import pod_template
+from components.units.rollout_await import WorkloadKind, rollout_await
 from components.units.specs import ContainerPort, Scale
 
 UNIT_TYPES = ("voting:index:ServiceDeployment", "voting:index:ServiceStatefulSet")
@@ -66,9 +67,12 @@ class Unit(pulumi.ComponentResource):
             name, self.object_name, args.namespace, self.labels, self._child
         )
 
-    def _metadata(self, args: ServiceDeploymentArgs) -> k8s.meta.v1.ObjectMetaArgs:
-        """The workload's metadata: its name, the labels, and the unit's scan exceptions."""
-        annotations = scan_exception_annotations(args.scan_exceptions)
+    def _metadata(
+        self, args: ServiceDeploymentArgs, kind: WorkloadKind
+    ) -> k8s.meta.v1.ObjectMetaArgs:
+        """The workload's metadata: its name, the labels, the unit's scan exceptions, and the
+        wait for its rollout that `pulumi up` holds to (components/units/rollout_await.py)."""
+        annotations = {**scan_exception_annotations(args.scan_exceptions), **rollout_await(kind)}
         return object_metadata(self.object_name, args.namespace, self.labels, annotations)
 
     def _pods(
