@@ -6,9 +6,9 @@ out, and every URL answering.
 
 1. Rollouts, as `kubectl rollout status` judges them: every Deployment and StatefulSet of the
    stack's namespace has its current spec observed, all its pods updated and available, and no
-   old pod left. The provider's own Deployment await can report an update done before this: on a
-   rollback to a template whose ReplicaSet still exists it trusts the Progressing condition left
-   by the previous rollout (docs/operations.md, "When `up` returns").
+   old pod left. The units make `pulumi up` wait for their rollouts too (pulumi.com/waitFor,
+   docs/operations.md "What a plain `pulumi up` waits for"); this holds tools/up to it
+   independently, whatever the program it deploys, and says so on the terminal as it waits.
 2. With --urls, each of the stack's URLs is fetched (GET) until it answers with a status below
    400, and only then printed. Without it, the URLs are printed with REASON.
 
