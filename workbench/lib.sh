@@ -83,12 +83,11 @@ pulumi_offline_env() {
 # The Python SDK's version (requirements.txt): the least a Pulumi CLI must be.
 PULUMI_SDK_VERSION=$(sed -n 's/^pulumi==//p' "$ROOT/requirements.txt")
 
-# Prints the path of a `pulumi` on PATH that is not the workbench's and is at least the SDK's
-# version; fails when there is none.
+# Prints the path of the `pulumi` on PATH when it is at least the SDK's version (yours, or the
+# workbench's that `eval "$(tools/env)"` puts there); fails when there is none.
 users_pulumi() {
   local path version
   path=$(command -v pulumi) || return 1
-  [[ $(readlink -f "$path") != "$VOTING_APP_CACHE"/* ]] || return 1
   version=$(pulumi version 2>/dev/null) || return 1
   version=${version#v}
   [[ $(printf '%s\n%s\n' "$PULUMI_SDK_VERSION" "${version%%[-+]*}" | sort -V | head -n 1) == "$PULUMI_SDK_VERSION" ]] ||
@@ -104,8 +103,6 @@ require_users_pulumi() {
   found=$(users_pulumi) && { echo "$found"; return 0; }
   if ! path=$(command -v pulumi); then
     found="there is none on PATH"
-  elif [[ $(readlink -f "$path") == "$VOTING_APP_CACHE"/* ]]; then
-    found="the one on PATH ($path) is the workbench's"
   else
     found="the one on PATH ($path) is $(pulumi version 2>/dev/null || echo "a version it does not say")"
   fi
