@@ -8,7 +8,7 @@ How they get there: the local cluster has kwok's simulated nodes beside the real
 When the real node stops under a control plane that keeps running (`workbench/real-node/node
 stop`: the end of tools/test, the end-to-end suite's own stop), its Node object is deleted and
 the simulated nodes take new pods again. The pod garbage collector deletes the pods bound to the
-node that is gone (40 to 60 s later: its quarantine), and their ReplicaSets start them again on a
+node that is gone (40 to 80 s later: its quarantine), and their ReplicaSets start them again on a
 simulated node, where kwok reports them Running though no container runs. A later start of the
 real node cordons the simulated nodes, which holds back only new pods: those stay, and nothing of
 the stack changed for `pulumi up` to see.
