@@ -5,6 +5,12 @@
         a backend read through the CLI: tools/up lets `pulumi stack select --create` decide);
         what it clears, it says on stderr
 
+- A cut-off sidecar (file backend): next to each file it writes, the backend keeps a `.attrs`
+  file of metadata (content type, checksum), truncated and rewritten in place before the file
+  itself is swapped in whole. A run killed in between leaves it empty or half-written, and every
+  later read of that file fails ("failed to load checkpoint: EOF"). The file itself is intact (it
+  is only ever replaced whole), and the backend reads a file without a sidecar as plain bytes,
+  so the cut-off sidecar is removed, saying so.
 - A lock (file backend): one held by a live `pulumi` process on this machine stops the main job
   with exit status 3 and a message naming the process, before anything reads the state (that run
   may be writing it, and a half-written checkpoint does not parse); one whose process is gone
@@ -30,7 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tools.lib.stack_state import PROJECT, backend_dir, checkpoint, checkpoint_file, pulumi
+from tools.lib.stack_state import PROJECT, backend_dir, checkpoint_file, deployment, pulumi
 
 
 @dataclass(frozen=True)
@@ -76,13 +82,7 @@ def locks(stack: str) -> list[Lock]:
 
 
 def pending_operations(stack: str) -> list[dict[str, Any]]:
-    deployment = checkpoint(stack)
-    if deployment is None:
-        exported = pulumi("stack", "export", "--stack", stack, check=False)
-        if exported.returncode != 0:
-            return []  # a stack that does not exist yet has nothing pending
-        deployment = json.loads(exported.stdout).get("deployment") or {}
-    operations: list[dict[str, Any]] = deployment.get("pending_operations") or []
+    operations: list[dict[str, Any]] = deployment(stack).get("pending_operations") or []
     return operations
 
 
@@ -96,6 +96,23 @@ def describe(operation: dict[str, Any]) -> str:
 def say(message: str) -> None:
     """What it clears: on stderr, since stdout carries the stack's status for tools/up."""
     print(f"==> {message}", file=sys.stderr, flush=True)
+
+
+def cut_off_sidecars() -> list[Path]:
+    """The file backend's `.attrs` files that do not hold a JSON object: written by a run that
+    was killed while it wrote them."""
+    backend = backend_dir()
+    if backend is None:
+        return []
+    found = []
+    for path in sorted((backend / ".pulumi").rglob("*.attrs")):
+        try:
+            whole = isinstance(json.loads(path.read_bytes()), dict)
+        except ValueError:
+            whole = False
+        if not whole:
+            found.append(path)
+    return found
 
 
 def live_lock(stack: str, held: list[Lock]) -> bool:
@@ -118,6 +135,14 @@ def guard(stack: str) -> int:
     held = locks(stack)
     if live_lock(stack, held):
         return 3
+    for sidecar in cut_off_sidecars():
+        say(
+            f"state: removing {sidecar.name}, the backend's metadata for"
+            f" {sidecar.with_suffix('').name}, cut off by a run that died while writing it"
+            f" ({sidecar.stat().st_size} bytes, not a JSON object); the file it describes is"
+            " whole and reads without it"
+        )
+        sidecar.unlink()
     for lock in held:
         say(
             f"stack {stack}: removing the lock of a run that died (pid {lock.pid}, since"

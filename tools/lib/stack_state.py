@@ -82,19 +82,51 @@ def outputs(stack: str) -> dict[str, Any]:
     return values
 
 
+def deployment(stack: str) -> dict[str, Any]:
+    """The stack's deployment: from the file backend's checkpoint, else `pulumi stack export`;
+    empty when there is no such stack."""
+    found = checkpoint(stack)
+    if found is not None:
+        return found
+    exported = pulumi("stack", "export", "--stack", stack, check=False)
+    if exported.returncode != 0:
+        return {}
+    value: dict[str, Any] = json.loads(exported.stdout).get("deployment") or {}
+    return value
+
+
+def namespace(stack: str) -> str:
+    """The namespace the stack deployed to; empty when nothing is deployed. The stack's output
+    says, once an update has finished; after a first update that failed (the outputs are saved
+    only when the program's run ends well) the objects it did create say, from the state."""
+    found = outputs(stack).get("namespace")
+    if found:
+        return str(found)
+    resources = deployment(stack).get("resources") or []
+    for resource in resources:
+        metadata = (resource.get("outputs") or {}).get("metadata") or {}
+        if resource.get("type") == "kubernetes:core/v1:Namespace" and metadata.get("name"):
+            return str(metadata["name"])
+    for resource in resources:
+        metadata = (resource.get("outputs") or {}).get("metadata") or {}
+        if str(resource.get("type", "")).startswith("kubernetes:") and metadata.get("namespace"):
+            return str(metadata["namespace"])
+    return ""
+
+
 def main(argv: list[str]) -> int:
     if len(argv) != 2 or argv[0] not in ("urls", "namespace"):
         print(__doc__, file=sys.stderr)
         return 2
     try:
+        if argv[0] == "namespace":
+            print(namespace(argv[1]))
+            return 0
         found = outputs(argv[1])
     except subprocess.CalledProcessError as error:
         said = (error.stderr or "").strip().splitlines() or [str(error)]
         print(f"no outputs of stack {argv[1]}: {said[-1]}", file=sys.stderr)
         return 1
-    if argv[0] == "namespace":
-        print(found.get("namespace", ""))
-        return 0
     print(f"vote:   {found['vote_url']}")
     print(f"result: {found['result_url']}")
     return 0
