@@ -109,6 +109,15 @@ def deployed_on_real_node(
         outputs = {key: value.value for key, value in result.outputs.items()}
         app = OnRealNode(test, outputs)
         wait_until("every autoscaled unit at its minimum, Ready", lambda: _at_minimum(app), 120)
+        # A stopped node sends new pods to the simulated nodes, where rollouts pass with nothing
+        # running: what follows would not be end to end.
+        elsewhere = {
+            pod["metadata"]["name"]: pod["spec"].get("nodeName")
+            for unit in UNITS
+            for pod in app.live_pods(unit)
+            if pod["spec"].get("nodeName") != NODE_NAME
+        }
+        assert not elsewhere, f"pods not on the real node {NODE_NAME}: {elsewhere}"
         yield app
 
 

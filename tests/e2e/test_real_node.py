@@ -166,8 +166,9 @@ def test_the_worker_cannot_log_in_when_the_db_asks_for_scram(
             (status,) = pod["status"]["containerStatuses"]
             if status["restartCount"] == 0:
                 return False
-            # The ended container's log, once the kubelet serves it.
-            seen["log"] = app.logs("worker", previous=True)
+            # The ended container's log, once the kubelet serves it (it has answered "unable to
+            # retrieve container logs" for one), or the next container's, which ends the same way.
+            seen["log"] = app.logs("worker", previous=True) + app.logs("worker")
             return SCRAM_REFUSED in seen["log"]
 
         try:

@@ -28,7 +28,7 @@ from typing import Any
 import pytest
 from pulumi.automation import EngineEvent, OpType
 
-from tests.e2e.real_node import OnRealNode, with_images
+from tests.e2e.real_node import NODE_NAME, OnRealNode, with_images
 from tests.integration.cluster import live
 from tests.integration.workspace import POLICY_PACK, throwaway_stack
 from tests.waiting import wait_until
@@ -135,6 +135,10 @@ class Judged:
 
     def problem(self) -> str | None:
         not_ready = [pod["metadata"]["name"] for pod in self.current if _ready_at(pod) is None]
+        # On a simulated node a pod is Ready with nothing running: no test of a rollout.
+        elsewhere = [pod for pod in self.current if pod["spec"].get("nodeName") != NODE_NAME]
+        if elsewhere:
+            return f"{len(elsewhere)} pod(s) of the current template not on the real node"
         if self.stale:
             return f"{len(self.stale)} pod(s) of an older template still running"
         if len(self.current) != self.wanted:
