@@ -16,7 +16,7 @@ from components.app.args import DEFAULT_IMAGES, Credentials, DbArgs, StorageType
 from components.app.db import STRONGEST_CLIENT_AUTH, ClientAuth
 from components.cluster.target import LOAD_BALANCERS, ClusterType, RenderSecrets
 from components.stack.config import parse_stack_config
-from components.stack.reader import ConfigError
+from components.stack.reader import REQUIRED, ConfigError
 from components.units.quantities import is_pinned_image
 from components.units.specs import (
     Autoscaling,
@@ -30,7 +30,7 @@ from components.units.specs import (
     WhenUnsatisfiable,
 )
 from tests.mocks import VotingMocks
-from tests.program import run_main
+from tests.program import kubeconfig, run_main
 from tests.stack_files import (
     TEST_PASSWORD,
     cli_config,
@@ -655,6 +655,12 @@ BAD_CONFIG: list[tuple[str, Mutation, str, str]] = [
         "IPv4",
     ),
     (
+        "node address with a zone index",
+        setting("cluster.nodeAddress", "fe80::1%eth0"),
+        f"{P}:cluster.nodeAddress",
+        "IPv6",
+    ),
+    (
         "node address with a newline",
         setting("cluster.nodeAddress", "localhost\n"),
         f"{P}:cluster.nodeAddress",
@@ -880,10 +886,49 @@ def test_a_context_the_kubeconfig_does_not_hold_fails_the_program_naming_it() ->
     with pytest.raises(pulumi.RunError) as failed:
         run_main("dev", values, [PASSWORD_KEY], mocks=mocks, contexts=("minikube", "prod-eu"))
     message = str(failed.value)
-    assert f"{P}:cluster.context" in message
+    assert f'{P}:cluster.context: got "kind-kind" (string); expected context' in message
     assert "'kind-kind' is not in the kubeconfig read" in message
     assert "contexts there: minikube, prod-eu" in message
     assert mocks.registered == []
+
+
+def test_the_context_is_looked_for_in_the_stack_s_own_kubeconfig() -> None:
+    """cluster.kubeconfig, not $KUBECONFIG (which holds no context here), is the file read."""
+    values = dev_values()
+    values[f"{P}:cluster"] = {"type": "kind", "kubeconfig": str(kubeconfig(("kind-kind",)))}
+    run_main("dev", values, [PASSWORD_KEY], contexts=())
+    values[f"{P}:cluster"]["kubeconfig"] = str(kubeconfig(("minikube",)))
+    with pytest.raises(pulumi.RunError) as failed:
+        run_main("dev", values, [PASSWORD_KEY], contexts=("kind-kind",))
+    assert f"{kubeconfig(('minikube',))}; contexts there: minikube" in str(failed.value)
+
+
+def _dns_name(length: int) -> str:
+    """A host name of `length` characters: labels of 63 letters, the last one shorter."""
+    labels = ["a" * 63] * (length // 64) + ["b" * (length % 64)]
+    return ".".join(label for label in labels if label)
+
+
+def test_host_and_storage_class_names_are_held_to_253_characters() -> None:
+    assert len(_dns_name(253)) == 253
+    values = dev_values()
+    setting("cluster.nodeAddress", _dns_name(253))(values)
+    setting("db.storage", {"type": "persistentVolumeClaim", "storageClass": "s" * 253})(values)
+    config = parse(values)
+    assert config.app.node_address == _dns_name(253)
+    assert config.app.db.storage.storage_class == "s" * 253
+    setting("cluster.nodeAddress", _dns_name(254))(values)
+    setting("db.storage.storageClass", "s" * 254)(values)
+    with pytest.raises(ConfigError) as raised:
+        parse(values)
+    assert [issue.key for issue in raised.value.issues] == [
+        f"{P}:cluster.nodeAddress",
+        f"{P}:db.storage.storageClass",
+    ]
+
+
+def test_a_required_key_s_default_shows_as_required() -> None:
+    assert repr(REQUIRED) == "<required>"
 
 
 def test_a_good_config_registers_resources_through_the_same_path() -> None:

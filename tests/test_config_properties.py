@@ -4,7 +4,8 @@ says, and any one bad value, of any kind of mistake, is refused naming that key 
 The expectations here are written independently of the reader: what each generated value means
 (a quantity's size, a default context) is stated in this file, not asked of the code under test.
 Runs are derandomized (the same examples every run, no example database): set
-HYPOTHESIS_PROFILE=explore for fresh random examples by hand.
+HYPOTHESIS_PROFILE=explore for fresh random examples by hand (workbench/mutation/run sets
+mutation: the same examples, a failure not shrunk).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from ipaddress import IPv6Address
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, Phase, assume, given, settings
 from hypothesis import strategies as st
 
 from components.app.db import ClientAuth
@@ -37,6 +38,13 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow],
 )
 settings.register_profile("explore", max_examples=2000, deadline=None)
+# Mutation testing (workbench/mutation/run) needs only whether a test fails: the same examples as
+# ci, a failing one not shrunk (shrinking would outlast the mutant's time limit).
+settings.register_profile(
+    "mutation",
+    parent=settings.get_profile("ci"),
+    phases=[phase for phase in Phase if phase is not Phase.shrink],
+)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 P = "voting-app"

@@ -155,3 +155,40 @@ def test_two_pods_are_already_enough_to_spread() -> None:
         "Deployment vote can run 2 pods but has no topologySpreadConstraints: they may all land"
         " on one node (set voting-app:spread)"
     ]
+
+
+def test_an_unpinned_image_is_named_as_written() -> None:
+    props = deployment(
+        "web", {"name": "app", "image": "example/web"}, {"name": "sidecar", "image": "x:1"}
+    )
+    props["spec"]["template"]["spec"]["initContainers"] = [{"name": "setup"}]
+    assert rules.pinned_images(DEPLOYMENT, props) == [
+        "container setup: image None is not pinned to a tag or digest (untagged and :latest are"
+        " refused)",
+        "container app: image 'example/web' is not pinned to a tag or digest (untagged and"
+        " :latest are refused)",
+    ]
+
+
+def load_balancer(name: str, *source_ranges: str) -> tuple[str, dict[str, Any]]:
+    spec = {"type": "LoadBalancer", "loadBalancerSourceRanges": list(source_ranges)}
+    return SERVICE, {"metadata": {"name": name}, "spec": spec}
+
+
+def test_every_load_balancer_of_a_cloud_stack_is_judged_after_one_that_is_closed() -> None:
+    resources = [
+        stack_on("cloud"),
+        load_balancer("vote", "203.0.113.0/24"),
+        load_balancer("result", "0.0.0.0/0"),
+    ]
+    assert rules.load_balancers_open_to_everyone_on_cloud(resources) == [
+        "Service result is a LoadBalancer on a cloud stack with source ranges that include"
+        " 0.0.0.0/0: every address on the internet can connect. Set its unit's"
+        " exposure.sourceRanges to the networks that need it (its NetworkPolicy follows)"
+    ]
+
+
+def test_a_source_range_the_rule_cannot_read_is_not_taken_for_every_address() -> None:
+    """Kubernetes refuses such a Service itself; the advisory says only what it can read."""
+    resources = [stack_on("cloud"), load_balancer("vote", "office", "203.0.113.0/24")]
+    assert rules.load_balancers_open_to_everyone_on_cloud(resources) == []

@@ -13,7 +13,7 @@ from components.app.args import DbArgs, VotingAppArgs, WebUnitArgs
 from components.app.db import ClientAuth
 from components.app.voting_app import VotingApp
 from components.units.service_deployment import ServiceDeployment
-from components.units.specs import Exposure, ExposureType
+from components.units.specs import Exposure, ExposureType, source_range_problem
 from tests.mocks import VotingMocks, run_with_mocks, unwrap
 from tests.test_service_deployment import SERVICE, web_args
 from tests.test_service_deployment import build as build_unit
@@ -79,6 +79,28 @@ def test_source_ranges_that_cannot_work_are_refused_before_registration(
         run_with_mocks(lambda: ServiceDeployment("web", web_args(exposure=exposure)), mocks=mocks)
     assert message in str(raised.value)
     assert mocks.registered == []
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("203.0.113.0/24", None),
+        ("2001:db8::/32", None),
+        # One slash: what follows the first is the prefix length.
+        ("10.0.0.0/8/8", "not a network address and a prefix length"),
+        # A zone index names an interface of one machine, which a load balancer has not.
+        ("fe80::%eth0/64", "not a network address and a prefix length"),
+        ("10.0.0.0/33", "not an IPv4 or IPv6 address with a prefix length it can have"),
+        ("::ffff:a00:0/104", "an IPv4-mapped IPv6 network: write the IPv4 network"),
+        (
+            "10.1.2.3/8",
+            "host bits set (the network of that prefix is 10.0.0.0/8; one address is /32)",
+        ),
+        ("2001:DB8::/32", "not in its shortest form, 2001:db8::/32"),
+    ],
+)
+def test_what_is_wrong_with_a_source_range_word_for_word(text: str, problem: str | None) -> None:
+    assert source_range_problem(text) == problem
 
 
 def policies(vote: Exposure, result: Exposure) -> dict[str, dict[str, Any]]:
