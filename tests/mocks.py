@@ -24,6 +24,7 @@ class VotingMocks(pulumi.runtime.Mocks):
         # By URN: what each resource was told to wait for (URNs), and each component's outputs.
         self.dependencies: dict[str, list[str]] = {}
         self.retained: set[str] = set()  # the URNs registered with retainOnDelete
+        self.ignored: dict[str, list[str]] = {}  # by URN: its ignoreChanges, when it has any
         self.alias_names: dict[str, list[str]] = {}  # the old names each resource answers to
         self.alias_types: dict[str, list[str]] = {}  # the other types each resource answers to
         self.component_outputs: dict[str, dict[str, Any]] = {}
@@ -60,10 +61,19 @@ class VotingMocks(pulumi.runtime.Mocks):
     def of_type(self, typ: str) -> list[MockResourceArgs]:
         return [r for r in self.registered if r.typ == typ]
 
+    def ignored_changes(self, typ: str) -> dict[str, list[str]]:
+        """By name: the ignoreChanges of each resource of type `typ` that has any."""
+        return {
+            urn.rsplit("::", 1)[-1]: fields
+            for urn, fields in self.ignored.items()
+            if urn.split("::")[-2].rsplit("$", 1)[-1] == typ
+        }
+
 
 class RecordingMonitor(MockMonitor):  # type: ignore[misc]
     """The SDK's mock monitor, also recording what it otherwise drops: each registration's
-    dependencies, retainOnDelete, aliases, and each component's registered outputs."""
+    dependencies, retainOnDelete, ignoreChanges, aliases, and each component's registered
+    outputs."""
 
     def __init__(self, mocks: VotingMocks) -> None:
         super().__init__(mocks)
@@ -74,6 +84,8 @@ class RecordingMonitor(MockMonitor):  # type: ignore[misc]
         self.voting_mocks.dependencies[response.urn] = list(request.dependencies)
         if request.HasField("retainOnDelete") and request.retainOnDelete:
             self.voting_mocks.retained.add(response.urn)
+        if request.ignoreChanges:
+            self.voting_mocks.ignored[response.urn] = list(request.ignoreChanges)
         self.voting_mocks.alias_names[response.urn] = [
             alias.spec.name for alias in request.aliases if alias.spec.name
         ]

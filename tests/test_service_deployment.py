@@ -482,10 +482,18 @@ def test_the_unit_runs_as_its_own_service_account() -> None:
 HPA = "kubernetes:autoscaling/v2:HorizontalPodAutoscaler"
 
 
+def test_a_fixed_count_is_sent_on_every_update() -> None:
+    mocks, _ = build(web_args(replicas=4))
+    assert deployment_of(mocks)["spec"]["replicas"] == 4
+    assert mocks.ignored == {}
+
+
 def test_autoscaling_hands_the_count_to_an_autoscaler() -> None:
     mocks, outputs = build(web_args(replicas=Autoscaling(2, 7, 55, 60)))
     spec = deployment_of(mocks)["spec"]
-    assert "replicas" not in spec
+    # Created at the autoscaler's minimum, and the count never sent again after that.
+    assert spec["replicas"] == 2
+    assert mocks.ignored_changes(DEPLOYMENT) == {"web": ["spec.replicas"]}
     (hpa,) = (unwrap(h.inputs) for h in mocks.of_type(HPA))
     assert hpa["metadata"]["name"] == "web"
     assert hpa["metadata"]["labels"] == outputs["labels"]

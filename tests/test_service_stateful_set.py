@@ -144,12 +144,17 @@ def test_each_claim_carries_the_unit_s_labels() -> None:
     }
 
 
-@pytest.mark.parametrize(("replicas", "declared"), [(1, 1), (3, 3), (Autoscaling(2, 4), None)])
-def test_the_stateful_set_declares_the_unit_s_replicas_unless_autoscaled(
-    replicas: Any, declared: int | None
+@pytest.mark.parametrize(
+    ("replicas", "declared", "ignored"),
+    [(1, 1, {}), (3, 3, {}), (Autoscaling(2, 4), 2, {"store": ["spec.replicas"]})],
+)
+def test_the_stateful_set_declares_the_unit_s_replicas_or_starts_at_the_autoscaler_s_minimum(
+    replicas: Any, declared: int, ignored: dict[str, list[str]]
 ) -> None:
+    """Under an autoscaler the count is sent at creation only: no update resets its choice."""
     mocks = build(ServiceStatefulSet, store_args(replicas=replicas))
-    assert only(mocks, STATEFUL_SET)["spec"].get("replicas") == declared
+    assert only(mocks, STATEFUL_SET)["spec"]["replicas"] == declared
+    assert mocks.ignored_changes(STATEFUL_SET) == ignored
 
 
 def test_the_autoscaler_scales_the_stateful_set() -> None:

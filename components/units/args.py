@@ -45,8 +45,8 @@ class ServiceDeploymentArgs:
       none keeps the image's own.
     port: the port the container listens on; default None (the unit serves nothing).
     replicas: a fixed pod count, or an `Autoscaling` range that a HorizontalPodAutoscaler keeps
-      the count in (the Deployment then declares no count, so no update fights the
-      autoscaler); default 1.
+      the count in (the workload is created at the autoscaler's minimum, and no update sends the
+      count again, so none fights the autoscaler); default 1.
     spread: how the pods spread over nodes and zones, applied when the unit can run more than
       one pod; default `Spread()` (prefer other nodes, never block scheduling for it).
     env: plain and Secret-backed environment; default empty.

@@ -45,9 +45,7 @@ class ServiceDeployment(Unit):
                 strategy=_strategy(args.update_strategy),
                 template=self._pods(args, revision_label=DEPLOYMENT_REVISION_LABEL),
             ),
-            opts=pulumi.ResourceOptions.merge(
-                child, pulumi.ResourceOptions(depends_on=self.claims)
-            ),
+            opts=self._workload_options(args, depends_on=self.claims),
         )
         self._expose(name, args, "Deployment", self.deployment.metadata.name)
 

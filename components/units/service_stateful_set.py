@@ -79,7 +79,7 @@ class ServiceStatefulSet(Unit):
                     )
                 ),
             ),
-            opts=self._child,
+            opts=self._workload_options(args),
         )
         self._expose(name, args, "StatefulSet", self.stateful_set.metadata.name)
 

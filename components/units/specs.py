@@ -310,8 +310,9 @@ class Autoscaling:
       request (1-100); default 70.
     scale_down_stabilization_seconds: how long the autoscaler keeps a higher count after the
       load drops, so a short lull does not remove pods; default 300, Kubernetes' own.
-    The workload then declares no replica count at all: the autoscaler owns it, and an update
-    never resets what the autoscaler chose.
+    The workload is created with min_replicas pods, so it starts at the minimum rather than at
+    Kubernetes' default of one; after that the autoscaler owns the count: no update sends it again
+    (see `left_to_the_autoscaler`), so none resets what the autoscaler chose.
     """
 
     min_replicas: int
@@ -324,10 +325,18 @@ class Autoscaling:
 Scale = int | Autoscaling
 
 
-def declared_replicas(scale: Scale) -> int | None:
-    """The count a workload declares: the fixed one, or none under an autoscaler (which owns it,
-    so no update resets what it chose)."""
-    return scale if isinstance(scale, int) else None
+def declared_replicas(scale: Scale) -> int:
+    """The count a workload declares: the fixed one, or the autoscaler's minimum, which it is
+    created with."""
+    return scale if isinstance(scale, int) else scale.min_replicas
+
+
+def left_to_the_autoscaler(scale: Scale) -> list[str]:
+    """The workload's fields that no update sends again (Pulumi's ignoreChanges): under an
+    autoscaler, its count. The provider then sends the count the cluster has while Pulumi still
+    owns the field, and leaves it out once the autoscaler has changed it (server-side apply
+    moved the field to the autoscaler), so no update resets the autoscaler's choice."""
+    return ["spec.replicas"] if isinstance(scale, Autoscaling) else []
 
 
 def replica_range(scale: Scale) -> tuple[int, int]:

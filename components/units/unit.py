@@ -3,6 +3,8 @@ autoscaler when its replicas are a range, and (unless exposure is None) a Servic
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pulumi
 import pulumi_kubernetes as k8s
 
@@ -13,7 +15,7 @@ from components.units.metadata import object_metadata, scan_exception_annotation
 from components.units.objects import autoscaler, service_account, unit_service
 from components.units.pod_template import pod_template
 from components.units.rollout_await import WorkloadKind, rollout_await
-from components.units.specs import ContainerPort, Scale
+from components.units.specs import ContainerPort, Scale, left_to_the_autoscaler
 
 UNIT_TYPES = ("voting:index:ServiceDeployment", "voting:index:ServiceStatefulSet")
 
@@ -65,6 +67,19 @@ class Unit(pulumi.ComponentResource):
         self.replicas = args.replicas
         self.service_account = service_account(
             name, self.object_name, args.namespace, self.labels, self._child
+        )
+
+    def _workload_options(
+        self, args: ServiceDeploymentArgs, depends_on: Sequence[pulumi.Resource] = ()
+    ) -> pulumi.ResourceOptions:
+        """The workload's options: a child of the unit, after `depends_on`; under an autoscaler,
+        its count sent only at creation."""
+        return pulumi.ResourceOptions.merge(
+            self._child,
+            pulumi.ResourceOptions(
+                depends_on=list(depends_on) or None,
+                ignore_changes=left_to_the_autoscaler(args.replicas) or None,
+            ),
         )
 
     def _metadata(

@@ -92,6 +92,29 @@ def test_load_balancer_addresses_answer_when_up_returns(local_prod: LocalProd) -
     print("\n".join(lines))
 
 
+# The Deployment controller's event for each scale-up of a ReplicaSet ("from N" is newer wording).
+SCALED_UP = re.compile(r"^Scaled up replica set \S+ (?:from \d+ )?to (\d+)$")
+
+
+def test_the_autoscaled_units_start_at_the_autoscaler_s_minimum(local_prod: LocalProd) -> None:
+    """Created at the minimum (then left to the autoscaler): no scale-up of their Deployments,
+    the first included, went to fewer pods than the minimum, as one to Kubernetes' default of
+    one pod, raised by the autoscaler's first pass, would. Runs before this module's rollouts,
+    whose new ReplicaSets are scaled up a pod at a time."""
+    for unit in WEB_UNITS:
+        least = local_prod.get("horizontalpodautoscaler", unit)["spec"]["minReplicas"]
+        selector = f"involvedObject.kind=Deployment,involvedObject.name={unit}"
+        events = local_prod.get("events", "--field-selector", selector)["items"]
+        targets = [
+            int(found.group(1))
+            for event in events
+            if (found := SCALED_UP.match(event.get("message", "")))
+        ]
+        assert targets, [event.get("message") for event in events]
+        assert min(targets) >= least, (unit, least, targets)
+        print(f"\n{unit}: its autoscaler's minimum {least}; its scale-ups went to {targets}")
+
+
 def test_votes_cast_through_the_load_balancer_are_counted(local_prod: LocalProd) -> None:
     urls = local_prod.urls()
     before = wait_until("result's API answers", lambda: results(urls["result"]), 60)

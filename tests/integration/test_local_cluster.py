@@ -50,8 +50,8 @@ def deployed(
     workdir: Path = tmp_path_factory.mktemp(request.param)
     with throwaway_stack(request.param, workdir) as test:
         deployed = Deployed(test, test.up())
-        # A new autoscaled Deployment starts with one pod; the HPA controller's next pass (every
-        # 15 s) raises it to the minimum. Tests read the counts after that.
+        # A new autoscaled Deployment starts at the autoscaler's minimum (the wait holds that,
+        # and lets the HPA controller's first pass, every 15 s, go by before tests read counts).
         wait_until("every autoscaled unit at its minimum", lambda: _at_minimum(deployed), 90, 2)
         yield deployed
 
@@ -205,7 +205,8 @@ def test_a_config_change_previews_exactly_that_change_and_rolls_out(deployed: De
     else:
         assert before["spec"]["replicas"] == 3
         # The real HPA controller raises the count to the new minimum (no metrics needed for
-        # that); Pulumi set no count, so the next up changes nothing and scales nothing back.
+        # that); Pulumi sends the count only at creation, so the next up changes nothing and
+        # scales nothing back.
         wait_until(
             "vote at the autoscaler's new minimum",
             lambda: _deployments(deployed)["vote"]["spec"]["replicas"] == 4,
