@@ -12,7 +12,15 @@ from unittest.mock import patch
 import pulumi
 import pytest
 
-from components.app.args import DEFAULT_IMAGES, Credentials, DbArgs, StorageType, VotingAppArgs
+from components.app.args import (
+    DEFAULT_IMAGES,
+    AppendFsync,
+    Credentials,
+    DbArgs,
+    RedisPersistence,
+    StorageType,
+    VotingAppArgs,
+)
 from components.app.db import STRONGEST_CLIENT_AUTH, ClientAuth
 from components.cluster.target import LOAD_BALANCERS, ClusterType, RenderSecrets
 from components.stack.config import parse_stack_config
@@ -343,6 +351,30 @@ BAD_CONFIG: list[tuple[str, Mutation, str, str]] = [
         setting("db.storage.retainOnDelete", True),
         f"{P}:db.storage.retainOnDelete",
         "only with type persistentVolumeClaim",
+    ),
+    (
+        "redis fsync unknown",
+        setting("redis.persistence", {"fsync": "no"}),
+        f"{P}:redis.persistence.fsync",
+        "one of everysec, always",
+    ),
+    (
+        "redis persistence not an object",
+        setting("redis.persistence", True),
+        f"{P}:redis.persistence",
+        "object",
+    ),
+    (
+        "redis claim size with a newline",
+        setting("redis.persistence", {"size": "1Gi\n"}),
+        f"{P}:redis.persistence.size",
+        "memory quantity",
+    ),
+    (
+        "redis storage class not a name",
+        setting("redis.persistence", {"storageClass": "Fast SSD"}),
+        f"{P}:redis.persistence.storageClass",
+        "StorageClass name",
     ),
     ("replicas zero", setting("vote.replicas", 0), f"{P}:vote.replicas", "from 1 to 50"),
     ("replicas negative", setting("result.replicas", -2), f"{P}:result.replicas", "integer"),
@@ -960,3 +992,16 @@ def test_the_bad_config_table_is_large_enough() -> None:
 )
 def test_image_pinning(reference: str, pinned: bool) -> None:
     assert is_pinned_image(reference) is pinned
+
+
+def test_redis_keeps_its_queue_in_memory_unless_the_stack_asks_for_persistence() -> None:
+    assert parse(dev_values()).app.redis.persistence is None
+    values = dev_values()
+    setting("redis.persistence", {})(values)
+    assert parse(values).app.redis.persistence == RedisPersistence(
+        size="1Gi", storage_class=None, fsync=AppendFsync.EVERYSEC
+    )
+    setting("redis.persistence", {"size": "2Gi", "storageClass": "fast", "fsync": "always"})(values)
+    assert parse(values).app.redis.persistence == RedisPersistence(
+        size="2Gi", storage_class="fast", fsync=AppendFsync.ALWAYS
+    )

@@ -30,6 +30,8 @@ EXPECTED = {
         "budgets": set(),
         "db_volume": "emptyDir",
         "db_auth": "trust",
+        "redis_args": [],
+        "redis_claim": None,
     },
     "prod": {
         "namespace": "voting-prod",
@@ -37,6 +39,17 @@ EXPECTED = {
         "budgets": {"vote", "result", "worker"},
         "db_volume": "persistentVolumeClaim",
         "db_auth": "trust",
+        "redis_args": [
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "everysec",
+            "--dir",
+            "/data",
+            "--protected-mode",
+            "no",
+        ],
+        "redis_claim": "1Gi",
     },
 }
 
@@ -366,7 +379,11 @@ def test_db_storage_and_workload_per_stack(stack: tuple[str, ProgramRun]) -> Non
     declared = stack_values(name)["voting-app:db"]
     db = workloads(run)["db"]
     volumes = {v["name"]: v for v in db["spec"]["template"]["spec"]["volumes"]}
-    claims = inputs(run, "kubernetes:core/v1:PersistentVolumeClaim")
+    claims = {
+        claim: spec
+        for claim, spec in inputs(run, "kubernetes:core/v1:PersistentVolumeClaim").items()
+        if spec["metadata"]["labels"]["app.kubernetes.io/name"] == "db"
+    }
     mount = {m["name"] for m in container(db)["volumeMounts"]}
     assert "data" in mount
     if declared.get("workload") == "StatefulSet":
@@ -390,6 +407,31 @@ def test_db_storage_and_workload_per_stack(stack: tuple[str, ProgramRun]) -> Non
         assert set(claims) == {volumes["data"]["persistentVolumeClaim"]["claimName"]}
     else:
         assert claims == {}
+
+
+def test_redis_keeps_its_queue_where_the_stack_says(stack: tuple[str, ProgramRun]) -> None:
+    """prod: an append-only file on the claim redis-data, mounted at /data, where redis writes
+    it; dev: the queue in memory, the image's own options, an emptyDir at /data."""
+    name, run = stack
+    redis = workloads(run)["redis"]
+    pod = redis["spec"]["template"]["spec"]
+    (data,) = (volume for volume in pod["volumes"] if volume["name"] == "data")
+    assert {"name": "data", "mountPath": "/data"} in container(redis)["volumeMounts"]
+    assert container(redis).get("args", []) == EXPECTED[name]["redis_args"]
+    claims = {
+        claim: spec
+        for claim, spec in inputs(run, "kubernetes:core/v1:PersistentVolumeClaim").items()
+        if spec["metadata"]["labels"]["app.kubernetes.io/name"] == "redis"
+    }
+    size = EXPECTED[name]["redis_claim"]
+    if size is None:
+        assert "emptyDir" in data, data
+        assert claims == {}
+        return
+    assert data["persistentVolumeClaim"] == {"claimName": "redis-data"}
+    assert claims["redis-data"]["spec"]["resources"]["requests"]["storage"] == size
+    # One pod at a time on the claim (ReadWriteOnce): the old pod is gone before a new one starts.
+    assert redis["spec"]["strategy"] == {"type": "Recreate"}
 
 
 def test_probes_follow_the_health_check_facts(stack: tuple[str, ProgramRun]) -> None:

@@ -11,9 +11,11 @@ import pytest
 
 from components.app.args import (
     DEFAULT_IMAGES,
+    AppendFsync,
     Credentials,
     DbArgs,
     RedisArgs,
+    RedisPersistence,
     VotingAppArgs,
     WebUnitArgs,
     WorkerArgs,
@@ -628,3 +630,54 @@ def test_every_client_that_cannot_log_in_is_named_in_one_error() -> None:
     whole = f"VotingApp: {problems[0]}; {problems[1]}"
     with pytest.raises(ValueError, match=f"^{re.escape(whole)}$"):
         run_with_mocks(lambda: VotingApp("voting", args))
+
+
+def _redis_of(mocks: VotingMocks) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """redis's Deployment, and the claims of the app labelled redis."""
+    (deployment,) = (
+        unwrap(d.inputs)
+        for d in mocks.of_type("kubernetes:apps/v1:Deployment")
+        if d.inputs["metadata"]["name"] == "redis"
+    )
+    claims = [
+        unwrap(c.inputs)
+        for c in mocks.of_type("kubernetes:core/v1:PersistentVolumeClaim")
+        if c.inputs["metadata"]["labels"]["app.kubernetes.io/name"] == "redis"
+    ]
+    return deployment, claims
+
+
+def test_redis_keeps_its_queue_in_memory_by_default() -> None:
+    mocks, _ = build(trusting_app())
+    deployment, claims = _redis_of(mocks)
+    pod = deployment["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert "args" not in container  # the image's own options
+    assert {"name": "data", "emptyDir": {}} in pod["volumes"]
+    assert claims == []
+
+
+@pytest.mark.parametrize("fsync", list(AppendFsync))
+def test_redis_persistence_is_an_append_only_file_on_a_claim(fsync: AppendFsync) -> None:
+    persistence = RedisPersistence(size="3Gi", storage_class="fast", fsync=fsync)
+    mocks, _ = build(trusting_app(redis=RedisArgs(persistence=persistence)))
+    deployment, (claim,) = _redis_of(mocks)
+    pod = deployment["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert container["args"] == [
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        fsync.value,
+        "--dir",
+        "/data",
+        "--protected-mode",
+        "no",
+    ]
+    assert {"name": "data", "mountPath": "/data"} in container["volumeMounts"]
+    assert {"name": "data", "persistentVolumeClaim": {"claimName": "redis-data"}} in pod["volumes"]
+    assert claim["metadata"]["name"] == "redis-data"
+    assert claim["spec"]["resources"]["requests"]["storage"] == "3Gi"
+    assert claim["spec"]["storageClassName"] == "fast"
+    assert claim["spec"]["accessModes"] == ["ReadWriteOnce"]
+    assert deployment["spec"]["strategy"] == {"type": "Recreate"}

@@ -13,6 +13,7 @@ import pulumi
 
 from components.app import db
 from components.app.db import Credentials, DbArgs, DbStorage, DbWorkload, StorageType
+from components.app.redis import AppendFsync, RedisPersistence
 from components.cluster.target import ClusterType
 from components.units.specs import (
     DEFAULT_NODE_ADDRESS,
@@ -74,12 +75,17 @@ class WorkerArgs:
 
 @dataclass(frozen=True)
 class RedisArgs:
-    """redis: the vote queue, one pod (data in an emptyDir at /data).
-    image_pull_policy: default None, Kubernetes' own (IfNotPresent for a pinned tag)."""
+    """redis: the vote queue, one pod.
+    image_pull_policy: default None, Kubernetes' own (IfNotPresent for a pinned tag).
+    persistence: default None, the queue in memory (an emptyDir at /data): votes the worker has
+      not taken yet die with the pod. `RedisPersistence`: an append-only file on a claim, read
+      back by the next pod (components/app/redis.py).
+    """
 
     image: str = DEFAULT_IMAGES["redis"]
     image_pull_policy: PullPolicy | None = None
     resources: Resources = Resources()
+    persistence: RedisPersistence | None = None
 
 
 @dataclass(frozen=True)
@@ -128,11 +134,13 @@ def unit_images(args: VotingAppArgs) -> dict[str, str]:
 
 __all__ = [
     "DEFAULT_IMAGES",
+    "AppendFsync",
     "Credentials",
     "DbArgs",
     "DbStorage",
     "DbWorkload",
     "RedisArgs",
+    "RedisPersistence",
     "StorageType",
     "VotingAppArgs",
     "WebUnitArgs",

@@ -10,6 +10,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.app import db
+from components.app import redis as redis_store
 from components.app.args import VotingAppArgs, WebUnitArgs, unit_images
 from components.app.db import ClientAuth, Credentials, DbWorkload
 from components.app.db_clients import (
@@ -35,7 +36,6 @@ from components.units.service_stateful_set import ServiceStatefulSet
 from components.units.specs import (
     ComputeQuantities,
     ContainerPort,
-    EmptyDirVolume,
     EnvSpec,
     Exposure,
     ExposureType,
@@ -284,7 +284,8 @@ class VotingApp(pulumi.ComponentResource):
             resources=redis.resources,
             readiness_probe=exec_probe(("redis-cli", "ping"), failure_threshold=3),
             liveness_probe=exec_probe(("redis-cli", "ping"), failure_threshold=6),
-            volumes=(EmptyDirVolume(name="data", mount_path="/data"),),
+            args=redis_store.server_args(redis.persistence),
+            volumes=(redis_store.data_volume(redis.persistence),),
             update_strategy=Recreate(),
             security=DATA_STORE_SECURITY,
             exposure=Exposure(ExposureType.CLUSTER_IP),

@@ -25,10 +25,12 @@ import pulumi.runtime.config
 
 from components.app import db
 from components.app.args import (
+    AppendFsync,
     DbArgs,
     DbStorage,
     DbWorkload,
     RedisArgs,
+    RedisPersistence,
     StorageType,
     VotingAppArgs,
     WebUnitArgs,
@@ -610,6 +612,29 @@ def _redis(reader: ObjectReader) -> RedisArgs:
         image=_image(reader, default.image),
         image_pull_policy=_pull_policy(reader),
         resources=read_object(reader, "resources", lambda r: _resources(r, default.resources)),
+        persistence=optional_object(
+            reader,
+            "persistence",
+            _redis_persistence,
+            expected="an object of the keys below: an append-only file on a claim (redis-data)",
+            absent="off: the queue is in memory and dies with the pod",
+        ),
+    )
+
+
+def _redis_persistence(reader: ObjectReader) -> RedisPersistence:
+    default = RedisPersistence()
+    choices = [f.value for f in AppendFsync]
+    fsync = reader.choice("fsync", default.fsync.value, choices)
+    return RedisPersistence(
+        size=_memory(reader, "size", default.size),
+        storage_class=reader.optional_text(
+            "storageClass",
+            absent="the cluster's default StorageClass",
+            expected=STORAGE_CLASS_EXPECTED,
+            check=is_object_name,
+        ),
+        fsync=AppendFsync(fsync) if fsync in choices else default.fsync,
     )
 
 

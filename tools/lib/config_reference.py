@@ -29,6 +29,7 @@ DOCUMENTED_CONFIG = {
     f"{PROJECT}:cluster": {"type": "kwok"},
     f"{PROJECT}:vote": {"autoscaling": {"maxReplicas": 1}},
     f"{PROJECT}:result": {"autoscaling": {"maxReplicas": 1}},
+    f"{PROJECT}:redis": {"persistence": {}},
 }
 
 
@@ -77,6 +78,13 @@ ABOUT: dict[str, str] = {
     f"range: {_node_port_ranges()}",
     "<unit>.exposure.sourceRanges": "the client networks the load balancer admits (all others "
     "refused), and the only ones the unit's NetworkPolicy admits from outside (docs/operations.md)",
+    "redis.persistence": "keep the vote queue in an append-only file on a claim, so votes the "
+    "worker has not taken yet outlive the redis pod (docs/operations.md: What a fault loses)",
+    "redis.persistence.size": "the claim's size",
+    "redis.persistence.storageClass": "the claim's StorageClass",
+    "redis.persistence.fsync": "when the file is forced to disk: everysec (a node crash loses at "
+    "most the last second or two) or always (before each write is answered); a crash of redis "
+    "loses nothing either way",
     "db.storage.type": "where Postgres keeps its data",
     "db.storage.size": "the claim's size, or the emptyDir's cap",
     "db.storage.storageClass": "the claim's StorageClass (persistentVolumeClaim only)",
