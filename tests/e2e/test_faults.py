@@ -152,7 +152,7 @@ def _through_db_outage(
 
 
 def test_the_db_claim_keeps_every_vote_when_the_db_pod_is_deleted(prod: OnRealNode) -> None:
-    (claim,) = prod.get("persistentvolumeclaims")["items"]
+    (claim,) = prod.get("persistentvolumeclaims", "-l", "app.kubernetes.io/name=db")["items"]
     assert claim["status"]["phase"] == "Bound"
     volume = get_json("persistentvolume", claim["spec"]["volumeName"])
     assert "local" in volume["spec"], "a real local volume on the node, not a simulated one"
@@ -212,6 +212,11 @@ def test_deleting_redis_keeps_the_votes_still_queued_in_it(prod: OnRealNode) -> 
     """prod keeps redis's queue in an append-only file on a claim (redis.persistence): votes the
     worker has not taken yet are read back by the next redis pod, and counted once the worker
     takes them. (Without persistence, dev's default, every one of them was lost: 10 of 10.)"""
+    (claim,) = prod.get("persistentvolumeclaims", "-l", "app.kubernetes.io/name=redis")["items"]
+    assert claim["status"]["phase"] == "Bound"
+    volume = get_json("persistentvolume", claim["spec"]["volumeName"])
+    assert "local" in volume["spec"], "a real local volume on the node, not a simulated one"
+    assert " /data " in prod.exec("redis", "cat", "/proc/mounts").stdout
     ballot = Ballot(prod)
     workers = prod.get("deployment", "worker")["spec"]["replicas"]
     _scale(prod, "worker", 0)  # nothing takes votes off the queue now
