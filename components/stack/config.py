@@ -624,8 +624,8 @@ def _redis(reader: ObjectReader) -> RedisArgs:
 
 def _redis_persistence(reader: ObjectReader) -> RedisPersistence:
     default = RedisPersistence()
-    choices = [f.value for f in AppendFsync]
-    fsync = reader.choice("fsync", default.fsync.value, choices)
+    # A value not allowed is reported, and the default stands in.
+    fsync = reader.choice("fsync", default.fsync.value, [f.value for f in AppendFsync])
     return RedisPersistence(
         size=_memory(reader, "size", default.size),
         storage_class=reader.optional_text(
@@ -634,7 +634,7 @@ def _redis_persistence(reader: ObjectReader) -> RedisPersistence:
             expected=STORAGE_CLASS_EXPECTED,
             check=is_object_name,
         ),
-        fsync=AppendFsync(fsync) if fsync in choices else default.fsync,
+        fsync=AppendFsync(fsync),
     )
 
 
