@@ -32,14 +32,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from tools.lib.ready import PROGRESS_SECONDS, Kubectl, kubectl_in
+from tools.lib.ready import POLL_SECONDS, Kubectl, kubectl_in, progress
 from tools.lib.stack_state import outputs
 from workbench import settings
 
 # Selects the real node (kwok's simulated nodes carry no such label).
 REAL = settings.REAL_NODE_SELECTOR
 MOVE_TIMEOUT = 180.0
-POLL_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -185,10 +184,7 @@ def move_to_real_node(
                 f"the pods of {namespace} are not back on the real node after {elapsed:.0f} s:"
                 f" {line} (kubectl get pods --namespace {namespace} -o wide, and their events)"
             )
-        now = time.monotonic()
-        if line != said or now - said_at >= PROGRESS_SECONDS:
-            say(f"    waiting ({elapsed:.0f} s): {line}")
-            said, said_at = line, now
+        said, said_at = progress(say, elapsed, line, said, said_at)
         time.sleep(POLL_SECONDS)
 
 

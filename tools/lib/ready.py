@@ -133,7 +133,7 @@ def wait_for_rollouts(
                     " lost: start it again (the local one: workbench/control-plane/cluster"
                     " start) and run tools/up again"
                 ) from error
-            said, said_at = _progress(say, elapsed, "the API server does not answer", said, said_at)
+            said, said_at = progress(say, elapsed, "the API server does not answer", said, said_at)
             time.sleep(POLL_SECONDS)
             continue
         pending = {
@@ -151,11 +151,11 @@ def wait_for_rollouts(
                 f" (kubectl describe --namespace {namespace} <workload>, and its pods' events)"
             )
         line = ", ".join(f"{name} {problem}" for name, problem in sorted(pending.items()))
-        said, said_at = _progress(say, elapsed, line, said, said_at)
+        said, said_at = progress(say, elapsed, line, said, said_at)
         time.sleep(POLL_SECONDS)
 
 
-def _progress(
+def progress(
     say: Callable[[str], None], elapsed: float, line: str, said: str, said_at: float
 ) -> tuple[str, float]:
     """Says `line` when it differs from the last one said, or that one is PROGRESS_SECONDS old."""
