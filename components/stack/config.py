@@ -516,8 +516,6 @@ def _spread(reader: ObjectReader) -> Spread:
 
     def when(name: str, default: WhenUnsatisfiable | None) -> WhenUnsatisfiable | None:
         chosen = reader.choice(name, default.value if default else SPREAD_OFF, choices)
-        if chosen not in choices:
-            return default
         return None if chosen == SPREAD_OFF else WhenUnsatisfiable(chosen)
 
     return Spread(
@@ -538,7 +536,7 @@ def _exposure(
 ) -> Exposure:
     choices = [t.value for t in ExposureType if t is not ExposureType.NONE]
     type_name = reader.choice("type", default.type.value, choices)
-    exposure_type = ExposureType(type_name) if type_name in choices else default.type
+    exposure_type = ExposureType(type_name)
     exposure = Exposure(
         type=exposure_type,
         node_port=reader.optional_integer(
@@ -645,7 +643,7 @@ def _storage(reader: ObjectReader) -> DbStorage:
     default = default_of(DbArgs, "storage", DbStorage)
     choices = [t.value for t in StorageType]
     type_name = reader.choice("type", default.type.value, choices)
-    storage_type = StorageType(type_name) if type_name in choices else default.type
+    storage_type = StorageType(type_name)
     size = _memory(reader, "size", default.size)
     storage_class = reader.optional_text(
         "storageClass",
@@ -719,7 +717,7 @@ def _db(
         resources=resources,
         storage=storage,
         client_auth=client_auth,
-        workload=DbWorkload(workload) if workload in workloads else default.workload,
+        workload=DbWorkload(workload),
     )
 
 
