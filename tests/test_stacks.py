@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from components.app.db_clients import KNOWN_DB_CLIENTS
-from components.app.traffic import OUTSIDE, TRAFFIC_GRAPH, Edge
+from components.app.traffic import OUTSIDE, TRAFFIC_GRAPH, Edge, traffic_graph
 from components.cluster.target import ClusterType, default_context
 from tests.mocks import is_secret, plain_strings, unwrap
 from tests.program import ProgramRun, shipped_stack
@@ -23,6 +23,7 @@ NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 PDB = "kubernetes:policy/v1:PodDisruptionBudget"
 NAMESPACE = "kubernetes:core/v1:Namespace"
 HPA = "kubernetes:autoscaling/v2:HorizontalPodAutoscaler"
+CRON_JOB = "kubernetes:batch/v1:CronJob"
 EXPECTED = {
     "dev": {
         "namespace": "voting-dev",
@@ -32,6 +33,7 @@ EXPECTED = {
         "db_auth": "trust",
         "redis_args": [],
         "redis_claim": None,
+        "backup": None,
     },
     "prod": {
         "namespace": "voting-prod",
@@ -50,6 +52,7 @@ EXPECTED = {
             "no",
         ],
         "redis_claim": "1Gi",
+        "backup": {"schedule": "0 * * * *", "KEEP": "24", "claim": "1Gi", "retained": True},
     },
 }
 
@@ -68,6 +71,20 @@ def inputs(run: ProgramRun, typ: str) -> dict[str, dict[str, Any]]:
 def workloads(run: ProgramRun) -> dict[str, dict[str, Any]]:
     """Every unit's workload (a Deployment, or a StatefulSet where the stack says), by name."""
     return inputs(run, DEPLOYMENT) | inputs(run, STATEFUL_SET)
+
+
+def cron_jobs(run: ProgramRun) -> dict[str, dict[str, Any]]:
+    return inputs(run, CRON_JOB)
+
+
+def pod_owners(run: ProgramRun) -> dict[str, dict[str, Any]]:
+    """Every object with a pod template, as {name: {"spec": {"template": ...}}}: the workloads,
+    and each CronJob's job template."""
+    jobs = {
+        name: {"spec": {"template": job["spec"]["jobTemplate"]["spec"]["template"]}}
+        for name, job in cron_jobs(run).items()
+    }
+    return workloads(run) | jobs
 
 
 def container(deployment: dict[str, Any]) -> dict[str, Any]:
@@ -208,10 +225,9 @@ def test_every_object_is_in_the_stack_namespace(stack: tuple[str, ProgramRun]) -
 
 
 def _unit_by_selector(run: ProgramRun, selector: dict[str, str]) -> str:
-    for name, deployment in workloads(run).items():
-        if selector == deployment["spec"]["selector"]["matchLabels"]:
-            return name
-    raise AssertionError(f"selector {selector} matches no unit")
+    """The one unit or job whose pods `selector` selects."""
+    (name,) = [name for name, owner in pod_owners(run).items() if _selects(selector, owner)]
+    return name
 
 
 # The shipped graph's policies, written by hand (not derived from TRAFFIC_GRAPH): policy -> the
@@ -231,6 +247,11 @@ SHIPPED_POLICIES = {
     },
     "result-egress": {("db", "TCP", 5432), (DNS, "UDP", 53), (DNS, "TCP", 53)},
 }
+# prod's backups (db.backup) reach the db, and only the db.
+PROD_POLICIES = SHIPPED_POLICIES | {
+    "db-ingress": {*SHIPPED_POLICIES["db-ingress"], ("db-backup", "TCP", 5432)},
+    "db-backup-egress": {("db", "TCP", 5432), (DNS, "UDP", 53), (DNS, "TCP", 53)},
+}
 
 
 def _peer_name(run: ProgramRun, peer: dict[str, Any]) -> str:
@@ -245,7 +266,7 @@ def _peer_name(run: ProgramRun, peer: dict[str, Any]) -> str:
 
 
 def test_network_policy_edges_equal_the_traffic_graph(stack: tuple[str, ProgramRun]) -> None:
-    _, run = stack
+    name, run = stack
     policies = inputs(run, NETWORK_POLICY)
     default_deny = policies.pop("default-deny")
     assert default_deny["spec"]["podSelector"] == {}
@@ -256,26 +277,27 @@ def test_network_policy_edges_equal_the_traffic_graph(stack: tuple[str, ProgramR
     ingress_edges: set[Edge] = set()
     egress_edges: set[Edge] = set()
     opened: dict[str, set[tuple[str, str, int]]] = {}
-    for name, policy in policies.items():
+    for policy_name, policy in policies.items():
         unit = _unit_by_selector(run, policy["spec"]["podSelector"]["matchLabels"])
         (direction,) = policy["spec"]["policyTypes"]
-        assert name == f"{unit}-{direction.lower()}", (name, direction)
-        opened[name] = set()
+        assert policy_name == f"{unit}-{direction.lower()}", (policy_name, direction)
+        opened[policy_name] = set()
         for rule in policy["spec"].get("ingress", []):
             peers = [_peer_name(run, peer) for peer in rule.get("from") or []] or [OUTSIDE]
             ingress_edges |= {Edge(peer, unit) for peer in peers}
-            opened[name] |= {
+            opened[policy_name] |= {
                 (p, port["protocol"], port["port"]) for p in peers for port in rule["ports"]
             }
         for rule in policy["spec"].get("egress", []):
             peers = [_peer_name(run, peer) for peer in rule["to"]]
             egress_edges |= {Edge(unit, peer) for peer in peers if peer != DNS}
-            opened[name] |= {
+            opened[policy_name] |= {
                 (p, port["protocol"], port["port"]) for p in peers for port in rule["ports"]
             }
-    assert opened == SHIPPED_POLICIES
-    assert ingress_edges == set(TRAFFIC_GRAPH)
-    assert egress_edges == {edge for edge in TRAFFIC_GRAPH if edge.source != OUTSIDE}
+    assert opened == (PROD_POLICIES if name == "prod" else SHIPPED_POLICIES)
+    graph = traffic_graph(backup=EXPECTED[name]["backup"] is not None)
+    assert ingress_edges == set(graph)
+    assert egress_edges == {edge for edge in graph if edge.source != OUTSIDE}
 
 
 def fewest_pods(run: ProgramRun, unit: str) -> int:
@@ -434,6 +456,31 @@ def test_redis_keeps_its_queue_where_the_stack_says(stack: tuple[str, ProgramRun
     assert redis["spec"]["strategy"] == {"type": "Recreate"}
 
 
+def test_db_backups_where_the_stack_says(stack: tuple[str, ProgramRun]) -> None:
+    """prod: pg_dump hourly into the claim db-backup-data (kept on destroy, like the db's), the
+    newest 24 kept, from the db's own image; dev: no backups."""
+    name, run = stack
+    wanted = EXPECTED[name]["backup"]
+    jobs = cron_jobs(run)
+    if wanted is None:
+        assert jobs == {}
+        return
+    job = jobs["db-backup"]
+    assert job["spec"]["schedule"] == wanted["schedule"]
+    pod = job["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    backup = container(job["spec"]["jobTemplate"])
+    assert backup["image"] == container(workloads(run)["db"])["image"]
+    env = {e["name"]: e.get("value") for e in backup["env"]}
+    assert env["KEEP"] == wanted["KEEP"]
+    assert env["PGHOST"] == "db"
+    (data,) = (volume for volume in pod["volumes"] if volume["name"] == "data")
+    assert data["persistentVolumeClaim"] == {"claimName": "db-backup-data"}
+    claims = inputs(run, "kubernetes:core/v1:PersistentVolumeClaim")
+    assert claims["db-backup-data"]["spec"]["resources"]["requests"]["storage"] == wanted["claim"]
+    retained = {urn.rsplit("::", 1)[1] for urn in run.mocks.retained}
+    assert ("voting-app-db-backup-data" in retained) is wanted["retained"], retained
+
+
 def test_probes_follow_the_health_check_facts(stack: tuple[str, ProgramRun]) -> None:
     _, run = stack
     deployments = workloads(run)
@@ -482,6 +529,7 @@ def test_every_object_is_a_child_of_the_components(stack: tuple[str, ProgramRun]
             "voting:index:VotingApp",
             "voting:index:ServiceDeployment",
             "voting:index:ServiceStatefulSet",
+            "voting:index:ScheduledJob",
         ), urn
 
 
@@ -541,9 +589,9 @@ def _selects(selector: dict[str, str], deployment: dict[str, Any]) -> bool:
 def test_a_trusting_db_is_reached_only_along_the_traffic_graph(
     stack: tuple[str, ProgramRun],
 ) -> None:
-    _, run = stack
+    name, run = stack
     assert db_auth(run) == "trust"
-    deployments = workloads(run)
+    deployments = pod_owners(run)
     db = deployments["db"]
     policies = inputs(run, NETWORK_POLICY)
     assert policies["default-deny"]["spec"]["podSelector"] == {}
@@ -564,8 +612,10 @@ def test_a_trusting_db_is_reached_only_along_the_traffic_graph(
                 for unit, deployment in deployments.items()
                 if _selects(peer["podSelector"]["matchLabels"], deployment)
             }
-    assert sources == {"worker", "result"}
-    assert sources == {edge.source for edge in TRAFFIC_GRAPH if edge.target == "db"}
+    backups = EXPECTED[name]["backup"] is not None
+    assert sources == {"worker", "result"} | ({"db-backup"} if backups else set())
+    graph = traffic_graph(backup=backups)
+    assert sources == {edge.source for edge in graph if edge.target == "db"}
     assert inputs(run, SERVICE)["db"]["spec"]["type"] == "ClusterIP"
 
 
@@ -623,10 +673,10 @@ def test_every_unit_runs_as_its_own_account_without_api_access(
 ) -> None:
     _, run = stack
     accounts = inputs(run, "kubernetes:core/v1:ServiceAccount")
-    assert set(accounts) == set(UNITS)
+    assert set(accounts) == set(UNITS) | set(cron_jobs(run))
     for name, account in accounts.items():
         assert account["automountServiceAccountToken"] is False, name
-        pod = workloads(run)[name]["spec"]["template"]["spec"]
+        pod = pod_owners(run)[name]["spec"]["template"]["spec"]
         assert pod["serviceAccountName"] == name
         assert pod["automountServiceAccountToken"] is False, name
     # Nothing grants any of them a permission.
@@ -675,6 +725,14 @@ def test_the_quota_is_every_unit_at_its_most_at_once(stack: tuple[str, ProgramRu
         for kind in ("requests", "limits"):
             wanted[f"{kind}.cpu"] += at_once * millicores(resources[kind]["cpu"])
             wanted[f"{kind}.memory"] += at_once * size_bytes(resources[kind]["memory"])
+    # A scheduled job: one scheduled run (never two at once) and one run by hand beside it.
+    for job in cron_jobs(run).values():
+        assert job["spec"]["concurrencyPolicy"] == "Forbid"
+        pods += 2
+        resources = container(job["spec"]["jobTemplate"])["resources"]
+        for kind in ("requests", "limits"):
+            wanted[f"{kind}.cpu"] += 2 * millicores(resources[kind]["cpu"])
+            wanted[f"{kind}.memory"] += 2 * size_bytes(resources[kind]["memory"])
     (quota,) = inputs(run, "kubernetes:core/v1:ResourceQuota").values()
     hard = quota["spec"]["hard"]
     assert int(hard["pods"]) == pods
@@ -690,7 +748,7 @@ def test_the_limit_range_is_bounded_by_the_units(stack: tuple[str, ProgramRun]) 
     (limit_range,) = inputs(run, "kubernetes:core/v1:LimitRange").values()
     (item,) = limit_range["spec"]["limits"]
     assert item["type"] == "Container"
-    every = [container(d)["resources"] for d in workloads(run).values()]
+    every = [container(d)["resources"] for d in pod_owners(run).values()]
     for resource, parse in (("cpu", millicores), ("memory", size_bytes)):
         limits = [parse(r["limits"][resource]) for r in every]
         requests = [parse(r["requests"][resource]) for r in every]

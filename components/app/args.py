@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import pulumi
 
 from components.app import db
-from components.app.db import Credentials, DbArgs, DbStorage, DbWorkload, StorageType
+from components.app.db import Credentials, DbArgs, DbBackup, DbStorage, DbWorkload, StorageType
 from components.app.redis import AppendFsync, RedisPersistence
 from components.cluster.target import ClusterType
 from components.units.specs import (
@@ -137,6 +137,7 @@ __all__ = [
     "AppendFsync",
     "Credentials",
     "DbArgs",
+    "DbBackup",
     "DbStorage",
     "DbWorkload",
     "RedisArgs",

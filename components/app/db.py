@@ -45,6 +45,8 @@ IMAGE = "postgres:15.8-alpine"
 # The stock worker and result images hard-code this user (and the database `postgres`).
 USER = "postgres"
 SECRET_NAME = "db-credentials"
+# The stock images dial the db by this host name: its Service's name.
+SERVICE_NAME = "db"
 DATA_PATH = "/var/lib/postgresql/data"
 PORT = ContainerPort(number=5432, name="postgres")
 # The credentials reach the container only by secretKeyRef, never copied into the pod spec.
@@ -93,6 +95,29 @@ class DbStorage:
     retain_on_delete: bool = False
 
 
+MOST_BACKUPS_KEPT = 1000
+
+
+@dataclass(frozen=True)
+class DbBackup:
+    """db.backup: the votes dumped on a schedule into the claim `db-backup-data`
+    (components/app/backup.py).
+
+    schedule: when, in cron's notation and UTC; default `0 * * * *` (hourly: a lost db loses at
+      most the votes of the last hour, once a backup is restored).
+    keep: how many of the newest backups are kept, 1 to MOST_BACKUPS_KEPT; default 24. Older
+      ones are deleted by the run that makes a newer one.
+    size: the claim's size; default 1Gi. storage_class: default None, the cluster's default
+      StorageClass.
+    The claim is kept on `pulumi destroy` when db.storage.retainOnDelete is (prod).
+    """
+
+    schedule: str = "0 * * * *"
+    keep: int = 24
+    size: str = "1Gi"
+    storage_class: str | None = None
+
+
 class Credentials(StrEnum):
     """Where the Secret `db-credentials` (the user and the password the db and its clients read)
     comes from."""
@@ -126,6 +151,8 @@ class DbArgs:
     credentials: default CREATED, the Secret `db-credentials` made from the app's db_password.
       REFERENCED: the app does not create it (a render to files, a secrets operator); it must
       exist in the namespace, with the keys `username` and `password`, before the db starts.
+    backup: default None, no backups. A `DbBackup`: pg_dump on a schedule into a claim of its
+      own, restored by tools/backup (components/app/backup.py).
     """
 
     image: str = IMAGE
@@ -135,6 +162,7 @@ class DbArgs:
     client_auth: ClientAuth | None = None
     workload: DbWorkload = DbWorkload.DEPLOYMENT
     credentials: Credentials = Credentials.CREATED
+    backup: DbBackup | None = None
 
 
 CONFIG_DIR = "/etc/postgresql/voting-app"
@@ -244,7 +272,7 @@ def unit_args(
         update_strategy=Recreate(),
         security=DATA_STORE_SECURITY,
         exposure=Exposure(ExposureType.CLUSTER_IP),
-        service_name="db",
+        service_name=SERVICE_NAME,
         scan_exceptions={
             **SCAN_EXCEPTIONS,
             **pull_policy_exceptions(db.image, db.image_pull_policy),

@@ -14,6 +14,7 @@ from dataclasses import astuple, dataclass
 
 from components.units.args import ServiceDeploymentArgs
 from components.units.quantities import cpu_millicores, memory_bytes
+from components.units.scheduled_job import ScheduledJobArgs
 from components.units.specs import (
     ComputeQuantities,
     Recreate,
@@ -63,10 +64,22 @@ class Footprint:
         }
 
 
+# A scheduled job's pods at once: its scheduled run (never two: concurrencyPolicy Forbid) and
+# one run by hand beside it (tools/backup's restore or list, `kubectl create job --from`).
+JOB_RUNS_AT_ONCE = 2
+
+
 def unit_footprint(args: ServiceDeploymentArgs) -> Footprint:
     """One unit at its most: the requests and limits of the most pods it can have at once."""
-    pods = most_pods_at_once(args.replicas, args.update_strategy)
-    resources = args.resources
+    return _pods_of(most_pods_at_once(args.replicas, args.update_strategy), args.resources)
+
+
+def job_footprint(args: ScheduledJobArgs) -> Footprint:
+    """A scheduled job at its most: JOB_RUNS_AT_ONCE pods of it."""
+    return _pods_of(JOB_RUNS_AT_ONCE, args.pod.resources)
+
+
+def _pods_of(pods: int, resources: Resources) -> Footprint:
     return Footprint(
         pods=pods,
         requests_cpu=pods * _millicores(resources.requests),

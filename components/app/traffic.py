@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import pulumi_kubernetes as k8s
 
+from components.app.backup import BACKUP
 from components.units.specs import ContainerPort
 
 OUTSIDE = "outside"
@@ -32,6 +33,14 @@ TRAFFIC_GRAPH: tuple[Edge, ...] = (
     Edge(OUTSIDE, "vote"),
     Edge(OUTSIDE, "result"),
 )
+# An app with db.backup has these too: its pods (the scheduled dumps, and the restores that
+# tools/backup runs as the same pods) dial the db like its other clients.
+BACKUP_EDGES: tuple[Edge, ...] = (Edge(BACKUP, "db"),)
+
+
+def traffic_graph(*, backup: bool) -> tuple[Edge, ...]:
+    """The edges of an app: TRAFFIC_GRAPH, and BACKUP_EDGES when it has backups."""
+    return TRAFFIC_GRAPH + (BACKUP_EDGES if backup else ())
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.app import backup as db_backup
 from components.app import db
 from components.app import redis as redis_store
 from components.app.args import VotingAppArgs, WebUnitArgs, unit_images
@@ -18,7 +19,13 @@ from components.app.db_clients import (
     db_client_images,
     default_client_auth,
 )
-from components.app.footprint import Footprint, container_bounds, total, unit_footprint
+from components.app.footprint import (
+    Footprint,
+    container_bounds,
+    job_footprint,
+    total,
+    unit_footprint,
+)
 from components.app.pods import (
     DATA_STORE_SCAN_EXCEPTIONS,
     DATA_STORE_SECURITY,
@@ -27,10 +34,17 @@ from components.app.pods import (
     exec_probe,
     pull_policy_exceptions,
 )
-from components.app.traffic import DEFAULT_DENY, TRAFFIC_GRAPH, Endpoint, egress_spec, ingress_spec
+from components.app.traffic import (
+    DEFAULT_DENY,
+    Endpoint,
+    egress_spec,
+    ingress_spec,
+    traffic_graph,
+)
 from components.cluster.target import CLUSTER_TYPE_LABEL
 from components.units.labels import unit_labels
 from components.units.metadata import object_metadata
+from components.units.scheduled_job import ScheduledJob, ScheduledJobArgs
 from components.units.service_deployment import ServiceDeployment, ServiceDeploymentArgs
 from components.units.service_stateful_set import ServiceStatefulSet
 from components.units.specs import (
@@ -42,6 +56,7 @@ from components.units.specs import (
     HttpGet,
     Probe,
     Recreate,
+    Resources,
     RollingUpdate,
     SecurityProfile,
     Shutdown,
@@ -125,6 +140,7 @@ class VotingApp(pulumi.ComponentResource):
     quota: k8s.core.v1.ResourceQuota
     limit_range: k8s.core.v1.LimitRange
     units: dict[str, Unit]
+    backup: ScheduledJob | None
     network_policies: list[k8s.networking.v1.NetworkPolicy]
     disruption_budgets: list[k8s.policy.v1.PodDisruptionBudget]
     vote_url: pulumi.Output[str]
@@ -153,8 +169,14 @@ class VotingApp(pulumi.ComponentResource):
             "worker": self._worker(),
             "result": self._web("result", args.result, env={"PORT": str(HTTP_PORT.number)}),
         }
-        self.quota = self._quota(unit_footprint(unit) for unit in unit_args.values())
-        self.limit_range = self._limit_range(unit_args.values())
+        backup_args = self._backup_args()
+        jobs = [backup_args] if backup_args is not None else []
+        self.quota = self._quota(
+            [*(unit_footprint(unit) for unit in unit_args.values()), *map(job_footprint, jobs)]
+        )
+        self.limit_range = self._limit_range(
+            [*(unit.resources for unit in unit_args.values()), *(job.pod.resources for job in jobs)]
+        )
         # The units wait for both: a scale-up's new pods must find the raised quota.
         self.units = {
             unit: self._kind(unit)(
@@ -164,6 +186,7 @@ class VotingApp(pulumi.ComponentResource):
             )
             for unit, args_of_unit in unit_args.items()
         }
+        self.backup = self._backup(backup_args)
         self.network_policies = self._network_policies(unit_args)
         self.disruption_budgets = self._disruption_budgets()
         self.vote_url = self._url("vote")
@@ -254,8 +277,8 @@ class VotingApp(pulumi.ComponentResource):
             opts=self._child_opts(QUOTA_NAME),
         )
 
-    def _limit_range(self, units: Iterable[ServiceDeploymentArgs]) -> k8s.core.v1.LimitRange:
-        bounds = container_bounds(unit.resources for unit in units)
+    def _limit_range(self, resources: Iterable[Resources]) -> k8s.core.v1.LimitRange:
+        bounds = container_bounds(resources)
         return k8s.core.v1.LimitRange(
             self._child_name(LIMITS_NAME),
             metadata=self._metadata(LIMITS_NAME, "quota"),
@@ -353,6 +376,22 @@ class VotingApp(pulumi.ComponentResource):
             },
         )
 
+    def _backup_args(self) -> ScheduledJobArgs | None:
+        backup = self._args.db.backup
+        if backup is None:
+            return None
+        return db_backup.job_args(backup, self._args.db, self.namespace_name, self._args.namespace)
+
+    def _backup(self, args: ScheduledJobArgs | None) -> ScheduledJob | None:
+        """db's backups (components/app/backup.py), after the quota that counts their pods."""
+        if args is None:
+            return None
+        return ScheduledJob(
+            self._child_name(db_backup.BACKUP),
+            args,
+            self._child_opts(db_backup.BACKUP, depends_on=[self.quota, self.limit_range]),
+        )
+
     def _network_policies(
         self, unit_args: Mapping[str, ServiceDeploymentArgs]
     ) -> list[k8s.networking.v1.NetworkPolicy]:
@@ -365,6 +404,9 @@ class VotingApp(pulumi.ComponentResource):
             )
             for name, unit in self.units.items()
         }
+        if self.backup is not None:
+            endpoints[db_backup.BACKUP] = Endpoint(selector=self.backup.selector, port=None)
+        graph = traffic_graph(backup=self.backup is not None)
         policies = [
             k8s.networking.v1.NetworkPolicy(
                 self._child_name("default-deny"),
@@ -373,10 +415,10 @@ class VotingApp(pulumi.ComponentResource):
                 opts=self._child_opts("default-deny"),
             )
         ]
-        for name in self.units:
+        for name in endpoints:
             for direction, spec in (
-                ("ingress", ingress_spec(name, TRAFFIC_GRAPH, endpoints)),
-                ("egress", egress_spec(name, TRAFFIC_GRAPH, endpoints)),
+                ("ingress", ingress_spec(name, graph, endpoints)),
+                ("egress", egress_spec(name, graph, endpoints)),
             ):
                 if spec is not None:
                     policies.append(

@@ -36,7 +36,7 @@ from components.app.args import (
     WebUnitArgs,
     WorkerArgs,
 )
-from components.app.db import ClientAuth, Credentials
+from components.app.db import MOST_BACKUPS_KEPT, ClientAuth, Credentials, DbBackup
 from components.app.db_clients import client_auth_problems, db_client_images, default_client_auth
 from components.cluster.kubeconfig import missing_context
 from components.cluster.target import (
@@ -67,6 +67,7 @@ from components.units.quantities import (
     is_pinned_image,
     memory_bytes,
 )
+from components.units.scheduled_job import CRON_EXPECTED, schedule_problem
 from components.units.specs import (
     SOURCE_RANGE_EXPECTED,
     Autoscaling,
@@ -620,18 +621,23 @@ def _redis(reader: ObjectReader) -> RedisArgs:
     )
 
 
+def _storage_class(reader: ObjectReader) -> str | None:
+    """A claim's `storageClass`, or None for the cluster's default."""
+    return reader.optional_text(
+        "storageClass",
+        absent="the cluster's default StorageClass",
+        expected=STORAGE_CLASS_EXPECTED,
+        check=is_object_name,
+    )
+
+
 def _redis_persistence(reader: ObjectReader) -> RedisPersistence:
     default = RedisPersistence()
     # A value not allowed is reported, and the default stands in.
     fsync = reader.choice("fsync", default.fsync.value, [f.value for f in AppendFsync])
     return RedisPersistence(
         size=_memory(reader, "size", default.size),
-        storage_class=reader.optional_text(
-            "storageClass",
-            absent="the cluster's default StorageClass",
-            expected=STORAGE_CLASS_EXPECTED,
-            check=is_object_name,
-        ),
+        storage_class=_storage_class(reader),
         fsync=AppendFsync(fsync),
     )
 
@@ -645,12 +651,7 @@ def _storage(reader: ObjectReader) -> DbStorage:
     type_name = reader.choice("type", default.type.value, choices)
     storage_type = StorageType(type_name)
     size = _memory(reader, "size", default.size)
-    storage_class = reader.optional_text(
-        "storageClass",
-        absent="the cluster's default StorageClass",
-        expected=STORAGE_CLASS_EXPECTED,
-        check=is_object_name,
-    )
+    storage_class = _storage_class(reader)
     claim = storage_type is StorageType.PERSISTENT_VOLUME_CLAIM
     type_known = not reader.issues.about(reader.key("type"))
     if storage_class is not None and type_known and not claim:
@@ -711,6 +712,13 @@ def _db(
         notes.append(_weaker_default_note(derived, clients))
     workloads = [w.value for w in DbWorkload]
     workload = reader.choice("workload", default.workload.value, workloads)
+    backup = optional_object(
+        reader,
+        "backup",
+        _db_backup,
+        expected="an object of the keys below: pg_dump on a schedule into a claim (db-backup-data)",
+        absent="off: no backups",
+    )
     return DbArgs(
         image=image,
         image_pull_policy=image_pull_policy,
@@ -718,6 +726,22 @@ def _db(
         storage=storage,
         client_auth=client_auth,
         workload=DbWorkload(workload),
+        backup=backup,
+    )
+
+
+def _db_backup(reader: ObjectReader) -> DbBackup:
+    default = DbBackup()
+    return DbBackup(
+        schedule=reader.text(
+            "schedule",
+            default.schedule,
+            expected=CRON_EXPECTED,
+            check=lambda schedule: schedule_problem(schedule) is None,
+        ),
+        keep=reader.integer("keep", default.keep, minimum=1, maximum=MOST_BACKUPS_KEPT),
+        size=_memory(reader, "size", default.size),
+        storage_class=_storage_class(reader),
     )
 
 

@@ -38,12 +38,14 @@ def pod_template(
     *,
     revision_label: str,
     claim_templates: bool = False,
+    restart_policy: str | None = None,
 ) -> k8s.core.v1.PodTemplateSpecArgs:
     """The pods of a unit. `revision_label`: the label its controller gives each revision's pods
     (Deployment `pod-template-hash`, StatefulSet `controller-revision-hash`), so a rollout's new
     pods spread among themselves. `claim_templates`: the claims come from a StatefulSet's
     volumeClaimTemplates, whose controller adds each pod's own claim as the volume of that name;
-    otherwise every pod mounts the unit's one claim."""
+    otherwise every pod mounts the unit's one claim. `restart_policy`: default None, Kubernetes'
+    own (Always, which a Job's pods may not have: a ScheduledJob passes Never)."""
     spread = _spread(args, selector, revision_label)
     volumes = [
         _volume(name, volume)
@@ -52,7 +54,7 @@ def pod_template(
     ]
     return k8s.core.v1.PodTemplateSpecArgs(
         metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels),
-        spec=_pod_spec(name, args, service_account_name, spread, volumes),
+        spec=_pod_spec(name, args, service_account_name, spread, volumes, restart_policy),
     )
 
 
@@ -83,10 +85,12 @@ def _pod_spec(
     service_account_name: pulumi.Input[str],
     spread: list[k8s.core.v1.TopologySpreadConstraintArgs] | None,
     volumes: list[k8s.core.v1.VolumeArgs],
+    restart_policy: str | None,
 ) -> k8s.core.v1.PodSpecArgs:
     security = args.security
     return k8s.core.v1.PodSpecArgs(
         service_account_name=service_account_name,
+        restart_policy=restart_policy,
         topology_spread_constraints=spread,
         # None of the units talks to the Kubernetes API, and peers are found through DNS.
         automount_service_account_token=False,

@@ -30,6 +30,7 @@ DOCUMENTED_CONFIG = {
     f"{PROJECT}:vote": {"autoscaling": {"maxReplicas": 1}},
     f"{PROJECT}:result": {"autoscaling": {"maxReplicas": 1}},
     f"{PROJECT}:redis": {"persistence": {}},
+    f"{PROJECT}:db": {"backup": {}},
 }
 
 
@@ -92,6 +93,12 @@ ABOUT: dict[str, str] = {
     "the votes (persistentVolumeClaim only; docs/operations.md, Tearing down)",
     "db.clientAuth": "how worker and result log in to Postgres (docs/images.md)",
     "db.workload": "what runs the db pod; a StatefulSet's claim (data-db-0) outlives it",
+    "db.backup": "pg_dump of the votes on a schedule into a claim of its own (db-backup-data); "
+    "tools/backup lists, takes and restores them (docs/operations.md: Backups and restores)",
+    "db.backup.schedule": "when a backup is taken, in cron's notation, read in UTC",
+    "db.backup.keep": "how many of the newest backups are kept; a new one deletes the oldest",
+    "db.backup.size": "the backups' claim's size",
+    "db.backup.storageClass": "the backups' claim's StorageClass",
 }
 
 
