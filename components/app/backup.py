@@ -40,6 +40,11 @@ DATABASE = "postgres"
 # A backup's file name: the time it was taken (UTC), so that names sort by age.
 DUMP_NAME = re.compile(r"votes-[0-9]{8}T[0-9]{6}Z\.dump", re.ASCII)
 LATEST = "latest"
+# How long a run waits for the db to answer before it fails. A new pod's first connections may
+# be refused for a few seconds, until the NetworkPolicy enforcer has seen the pod (kube-router
+# on the real node refused every connection of a pod that dialled at once); a db that is
+# restarting takes longer.
+DB_WAIT_SECONDS = 60
 
 
 class Action(StrEnum):
@@ -55,11 +60,25 @@ _NAMES = f"ls -1 | grep -E '^{DUMP_NAME.pattern}$' | sort"
 # first and renamed when whole, so a run that dies never leaves a file that looks like a backup.
 SCRIPT = f"""set -eu
 cd "$BACKUP_DIR"
+wait_for_db() {{
+  waited=0
+  until pg_isready --quiet; do
+    if [ "$waited" -ge "$DB_WAIT_SECONDS" ]; then
+      echo "$0: the db at $PGHOST did not answer in $DB_WAIT_SECONDS s" >&2
+      pg_isready >&2 || true
+      return 1
+    fi
+    if [ "$waited" -eq 0 ]; then echo "$0: waiting for the db at $PGHOST"; fi
+    sleep 1
+    waited=$((waited + 1))
+  done
+}}
 case "${{1:-}}" in
   {Action.BACKUP})
     name="votes-$(date -u +%Y%m%dT%H%M%SZ).dump"
     if [ -e "$name" ]; then echo "db-backup: $name exists already" >&2; exit 1; fi
     rm -f .partial-*
+    wait_for_db
     pg_dump --format=custom --file=".partial-$name"
     mv ".partial-$name" "$name"
     echo "db-backup: wrote $name ($(wc -c <"$name") bytes)"
@@ -79,6 +98,7 @@ case "${{1:-}}" in
       echo "db-restore: no backup '${{2:-}}' in $BACKUP_DIR; there are: ${{there:-none}}" >&2
       exit 1
     fi
+    wait_for_db
     pg_restore --clean --if-exists --single-transaction --no-owner --exit-on-error \\
       --dbname="$PGDATABASE" "$name"
     echo "db-restore: restored $name"
@@ -118,6 +138,7 @@ def job_args(
                 "PGDATABASE": DATABASE,
                 "BACKUP_DIR": MOUNT_PATH,
                 "KEEP": str(backup.keep),
+                "DB_WAIT_SECONDS": str(DB_WAIT_SECONDS),
                 # libpq looks for ~/.pgpass: a home on the writable /tmp.
                 "HOME": TMP.mount_path,
             },

@@ -58,6 +58,19 @@ class MainJobOnNode:
         )
         assert ran.returncode == 0, (ran.stdout + ran.stderr)[-3000:]
 
+    def backup(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """`tools/backup` (stdout and stderr together) on the stack, as a person runs it."""
+        return subprocess.run(
+            [str(self.job.project / "tools" / "backup"), *self.args, *args],
+            cwd=self.job.project,
+            env=self.job.env(VOTING_APP_NAMESPACE=self.namespace),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            timeout=900,
+            check=False,
+        )
+
     def get(self, *args: str) -> Any:
         return get_json(*args, "--namespace", self.namespace)
 

@@ -129,6 +129,91 @@ def test_votes_cast_through_the_load_balancer_are_counted(local_prod: LocalProd)
     print(f"\n{VOTES} votes cast at {urls['vote']}, counted at {urls['result']}: {counted}")
 
 
+# --- backups and a restore drill ----------------------------------------------------------------
+
+WROTE = re.compile(r"^db-backup: wrote (votes-\S+\.dump) ", re.MULTILINE)
+DRILL_VOTES = 6  # cast before the backup, and again after it
+
+
+def _voters(app: LocalProd) -> dict[str, str] | None:
+    """The votes table, voter -> choice, read in the db itself (None when it cannot answer)."""
+    found = kubectl(
+        "exec", "--namespace", app.namespace, "db-0", "--",
+        "psql", "-U", "postgres", "-tAF", "\t", "-c", "SELECT id, vote FROM votes",
+        check=False,
+    )  # fmt: skip
+    if found.returncode != 0:
+        return None
+    return dict(line.split("\t") for line in found.stdout.splitlines() if "\t" in line)
+
+
+def _cast(app: LocalProd, count: int) -> dict[str, str]:
+    """`count` new voters' votes through the load balancer, each counted in the db."""
+    cast = {f"drill-{secrets.token_hex(5)}": "ab"[n % 2] for n in range(count)}
+    for voter, choice in cast.items():
+        status, _ = http(app.urls()["vote"], {"vote": choice}, cookie=f"voter_id={voter}")
+        assert status == 200, (voter, status)
+    wait_until(
+        f"{count} votes in the db",
+        lambda: (rows := _voters(app)) is not None and cast.items() <= rows.items(),
+        60,
+    )
+    return cast
+
+
+def test_a_restore_drill_brings_back_the_votes_of_the_backup(local_prod: LocalProd) -> None:
+    """Votes cast, a backup taken (tools/backup now, the stack's own CronJob pod), more votes
+    cast, the votes table dropped, the backup restored (tools/backup restore): the db holds
+    exactly the votes of the backup, result's totals agree, and the app counts new votes again.
+    Recovery point: the backup (the votes cast after it are lost, as they must be); recovery
+    time: from the restore's start to result's totals agreeing."""
+    _cast(local_prod, DRILL_VOTES)
+    taken = local_prod.backup("now")
+    assert taken.returncode == 0, taken.stdout[-3000:]
+    wrote = WROTE.search(taken.stdout)
+    assert wrote, taken.stdout[-3000:]
+    at_backup = _voters(local_prod)
+    assert at_backup, "the db answers"
+    listed = local_prod.backup("list")
+    assert listed.returncode == 0, listed.stdout[-3000:]
+    assert wrote.group(1) in listed.stdout.splitlines(), listed.stdout[-3000:]
+    after = _cast(local_prod, DRILL_VOTES)
+
+    dropped = kubectl(
+        "exec", "--namespace", local_prod.namespace, "db-0", "--",
+        "psql", "-U", "postgres", "-c", "DROP TABLE votes",
+    )  # fmt: skip
+    assert "DROP TABLE" in dropped.stdout
+    refused = local_prod.backup("restore", wrote.group(1))
+    assert refused.returncode == 2, refused.stdout[-2000:]
+    assert "add --yes" in refused.stdout, refused.stdout[-2000:]
+
+    started = time.monotonic()
+    restored = local_prod.backup("restore", wrote.group(1), "--yes")
+    assert restored.returncode == 0, restored.stdout[-3000:]
+    assert f"db-restore: restored {wrote.group(1)}" in restored.stdout
+    assert _voters(local_prod) == at_backup
+    totals = {choice: list(at_backup.values()).count(choice) for choice in "ab"}
+    wait_until(
+        "result's totals to be the backup's",
+        lambda: results(local_prod.urls()["result"]) == totals,
+        60,
+    )
+    recovery = time.monotonic() - started
+    # The app goes on: the worker writes new votes into the restored table.
+    again = _cast(local_prod, 2)
+    rows = _voters(local_prod)
+    assert rows is not None
+    assert rows.items() >= (at_backup | again).items()
+    assert not after.keys() & rows.keys()
+    print(
+        f"\nrestore drill: {len(at_backup)} votes in backup {wrote.group(1)};"
+        f" {len(after)} cast after it, then the table dropped; restored: {len(at_backup)}"
+        f" votes back, the {len(after)} after the backup lost (recovery point: the backup);"
+        f" recovery time {recovery:.1f} s (tools/backup restore to result's totals)"
+    )
+
+
 # --- disruption budgets -------------------------------------------------------------------------
 
 
