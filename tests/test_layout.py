@@ -20,7 +20,7 @@ from tests.stack_files import ROOT, stack_values
 from workbench import settings
 
 WORKBENCH_PARTS = ("toolchain", "control-plane", "real-node", "images", "benchmark", "mutation")
-DOOR = {"up", "down", "test", "pr-preview", "env"}
+DOOR = {"up", "down", "test", "pr-preview", "env", "backup"}
 # [text](target) in Markdown, leaving out code spans' contents.
 LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
 
