@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
-from components.app.traffic import OUTSIDE, TRAFFIC_GRAPH
+from components.app.traffic import OUTSIDE, traffic_graph
 from tests.integration.cluster import kubectl, require_cluster
 from tests.integration.workspace import throwaway_stack
 from tests.stack_files import ROOT
@@ -52,14 +52,18 @@ def _documents(rendered: Rendered) -> list[dict[str, Any]]:
 
 def test_every_object_is_rendered_and_no_secret_value_is_kept(rendered: Rendered) -> None:
     kinds = sorted(document["kind"] for document in _documents(rendered))
-    # One workload per unit: Deployments, and db's StatefulSet where the stack asks for one.
+    # One workload per unit: Deployments, and db's StatefulSet where the stack asks for one;
+    # prod's backups, a CronJob with an account of its own.
+    backups = int(rendered.stack == "prod")
     assert kinds.count("Deployment") + kinds.count("StatefulSet") == 5
-    assert kinds.count("ServiceAccount") == 5
+    assert kinds.count("CronJob") == backups
+    assert kinds.count("ServiceAccount") == 5 + backups
     assert kinds.count("ResourceQuota") == kinds.count("LimitRange") == 1
     assert kinds.count("Service") == 4
-    # The default deny, and one per direction that has edges (TRAFFIC_GRAPH).
-    directions = {(edge.target, "in") for edge in TRAFFIC_GRAPH}
-    directions |= {(edge.source, "out") for edge in TRAFFIC_GRAPH if edge.source != OUTSIDE}
+    # The default deny, and one per direction that has edges (the stack's traffic graph).
+    graph = traffic_graph(backup=bool(backups))
+    directions = {(edge.target, "in") for edge in graph}
+    directions |= {(edge.source, "out") for edge in graph if edge.source != OUTSIDE}
     assert kinds.count("NetworkPolicy") == 1 + len(directions)
     # The db's Secret is left out (cluster.renderSecrets: reference, the default), and the
     # program said how to create it; its password is nowhere, plain or base64.
