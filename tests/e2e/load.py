@@ -7,10 +7,12 @@ why, and a loop that sent fewer requests than the time it ran allows says so (`p
 
 from __future__ import annotations
 
+import secrets
 import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Self
 
 from tests.e2e.real_node import http
 
@@ -54,7 +56,7 @@ class RequestLoop:
                     return
                 started = time.monotonic()
                 try:
-                    status, _ = http(self.url, timeout=TIMEOUT)
+                    status = self._request()
                 except Exception as error:  # any: it is a failed request
                     self.errors.append(f"{type(error).__name__}: {error}")  # atomic: no lock
                 else:
@@ -64,7 +66,12 @@ class RequestLoop:
         except BaseException as error:  # any: kept, and the test told (problems())
             self.ended_early.append(f"died: {type(error).__name__}: {error}")
 
-    def __enter__(self) -> RequestLoop:
+    def _request(self) -> int:
+        """One request: its status (0: no answer)."""
+        status, _ = http(self.url, timeout=TIMEOUT)
+        return status
+
+    def __enter__(self) -> Self:
         self._threads = [
             threading.Thread(target=self.run, daemon=True) for _ in range(self.workers)
         ]
@@ -117,3 +124,19 @@ class RequestLoop:
             f"{self.sent} requests in {self.seconds:.1f} s ({self.workers} x {rate}),"
             f" {failed} failed {dict(self.failed) or ''}"
         )
+
+
+@dataclass
+class VoteLoop(RequestLoop):
+    """A RequestLoop that POSTs a vote with each request, each by a voter of its own (the
+    `voter_id` cookie), and keeps the votes that vote took (answered 200): those the db must
+    hold. A vote that got no answer may or may not have been taken; it is a failed request."""
+
+    accepted: dict[str, str] = field(default_factory=dict)  # voter -> choice
+
+    def _request(self) -> int:
+        voter, choice = f"load-{secrets.token_hex(6)}", secrets.choice("ab")
+        status, _ = http(self.url, {"vote": choice}, timeout=TIMEOUT, cookie=f"voter_id={voter}")
+        if status == 200:
+            self.accepted[voter] = choice  # one key per thread and request: no lock needed
+        return status
