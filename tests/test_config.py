@@ -21,7 +21,7 @@ from components.app.args import (
     StorageType,
     VotingAppArgs,
 )
-from components.app.db import STRONGEST_CLIENT_AUTH, ClientAuth
+from components.app.db import STRONGEST_CLIENT_AUTH, ClientAuth, DbBackup
 from components.cluster.target import LOAD_BALANCERS, ClusterType, RenderSecrets
 from components.stack.config import parse_stack_config
 from components.stack.reader import REQUIRED, ConfigError
@@ -305,6 +305,8 @@ def load_balancer(unit: str, source_ranges: Any) -> Mutation:
 
 
 RANGES = f"{P}:vote.exposure.sourceRanges"
+SCHEDULE = f"{P}:db.backup.schedule"
+KEEP = f"{P}:db.backup.keep"
 
 # (case id, change to the dev stack, key path the error must name, a word the error must say)
 BAD_CONFIG: list[tuple[str, Mutation, str, str]] = [
@@ -761,6 +763,53 @@ BAD_CONFIG: list[tuple[str, Mutation, str, str]] = [
     ("source ranges empty", load_balancer("vote", []), RANGES, "a non-empty list"),
     ("source ranges a string", load_balancer("vote", "10.0.0.0/8"), RANGES, "(string)"),
     ("source range a number", load_balancer("vote", [10]), RANGES, "[0] 10 (number) is not"),
+    ("db backup not an object", setting("db.backup", True), f"{P}:db.backup", "an object"),
+    ("db backup a schedule", setting("db.backup", "0 * * * *"), f"{P}:db.backup", "an object"),
+    *(
+        (
+            f"backup schedule {case}",
+            setting("db.backup", {"schedule": schedule}),
+            SCHEDULE,
+            f"got {shown}; expected five cron fields",
+        )
+        for case, schedule, shown in [
+            ("empty", "", '"" (string)'),
+            ("of four fields", "0 * * *", '"0 * * *" (string)'),
+            ("of six fields", "0 0 * * * *", '"0 0 * * * *" (string)'),
+            ("with a newline", "0 * * * *\n", '"0 * * * *\\n" (string)'),
+            ("in Arabic-Indic digits", "\u0661 * * * *", '"\\u0661 * * * *" (string)'),
+            ("an unknown @-name", "@often", '"@often" (string)'),
+            ("a number", 5, "5 (number)"),
+        ]
+    ),
+    *(
+        (f"backup keep {case}", setting("db.backup", {"keep": keep}), KEEP, word)
+        for case, keep, word in [
+            ("zero", 0, "got 0 (number); expected an integer from 1 to 1000"),
+            ("above the most kept", 1001, "got 1001 (number); expected an integer from 1 to 1000"),
+            ("a string", "3", 'got "3" (string); expected an integer from 1 to 1000'),
+            ("a boolean", True, "got true (boolean); expected an integer from 1 to 1000"),
+        ]
+    ),
+    (
+        "backup size with a newline",
+        setting("db.backup", {"size": "1Gi\n"}),
+        f"{P}:db.backup.size",
+        "memory quantity",
+    ),
+    ("backup size too big", setting("db.backup", {"size": "2Pi"}), f"{P}:db.backup.size", "1Pi"),
+    (
+        "backup storage class not a name",
+        setting("db.backup", {"storageClass": "Fast SSD"}),
+        f"{P}:db.backup.storageClass",
+        "StorageClass name",
+    ),
+    (
+        "backup key typo",
+        setting("db.backup", {"schedule": "0 * * * *", "kept": 3}),
+        f"{P}:db.backup.kept",
+        "unknown key; expected only the keys keep, schedule, size, storageClass",
+    ),
 ]
 
 
@@ -1005,3 +1054,34 @@ def test_redis_keeps_its_queue_in_memory_unless_the_stack_asks_for_persistence()
     assert parse(values).app.redis.persistence == RedisPersistence(
         size="2Gi", storage_class="fast", fsync=AppendFsync.ALWAYS
     )
+
+
+# db.backup: off unless the stack has the key, every key of it defaulted, and what is written kept.
+
+
+def test_a_stack_without_db_backup_takes_none() -> None:
+    assert parse(dev_values()).app.db.backup is None
+
+
+def test_an_empty_db_backup_is_the_documented_defaults() -> None:
+    values = dev_values()
+    setting("db.backup", {})(values)
+    assert parse(values).app.db.backup == DbBackup(
+        schedule="0 * * * *", keep=24, size="1Gi", storage_class=None
+    )
+
+
+def test_a_full_db_backup_is_kept_as_written() -> None:
+    values = dev_values()
+    setting(
+        "db.backup",
+        {"schedule": "*/15 1-5 * * MON-FRI", "keep": 1000, "size": "512Mi", "storageClass": "slow"},
+    )(values)
+    assert parse(values).app.db.backup == DbBackup(
+        schedule="*/15 1-5 * * MON-FRI", keep=1000, size="512Mi", storage_class="slow"
+    )
+
+
+def test_prod_backs_up_hourly_and_keeps_a_day() -> None:
+    prod = parse(stack_values("prod"), stack_secret_keys("prod")).app.db
+    assert prod.backup == DbBackup(schedule="0 * * * *", keep=24, size="1Gi", storage_class=None)

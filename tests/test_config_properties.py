@@ -104,6 +104,22 @@ def networks(draw: st.DrawFn) -> str:
     return f"{network}/{prefix}"
 
 
+# Cron schedules Kubernetes reads: five fields of numbers, ranges, steps, lists and names, or one
+# of cron's @-names.
+_cron_field = st.one_of(
+    st.just("*"),
+    st.integers(0, 59).map(str),
+    st.tuples(st.integers(0, 9), st.integers(10, 23)).map(lambda pair: f"{pair[0]}-{pair[1]}"),
+    st.integers(1, 30).map(lambda step: f"*/{step}"),
+    st.lists(st.integers(0, 59), min_size=2, max_size=3).map(lambda ns: ",".join(map(str, ns))),
+    st.sampled_from(["MON-FRI", "JAN", "SUN", "?"]),
+)
+schedules = st.one_of(
+    st.lists(_cron_field, min_size=5, max_size=5).map(" ".join),
+    st.sampled_from(["@yearly", "@annually", "@monthly", "@weekly", "@daily", "@hourly"]),
+)
+
+
 @st.composite
 def cpu(draw: st.DrawFn, at_least: int = 1) -> tuple[str, int]:
     """A cpu quantity as a person may write it, and its millicores."""
@@ -294,6 +310,42 @@ def valid_configs(draw: st.DrawFn) -> tuple[dict[str, Any], Expected]:
     else:
         auth = "trust" if stock_client else "scram-sha-256"
     expected.append(_equals(lambda c: c.app.db.client_auth, ClientAuth(auth), "client auth"))
+    backup = None
+    if draw(st.booleans()):
+        db["backup"] = {}
+        schedule = draw(st.none() | schedules)
+        keep = draw(st.none() | st.integers(1, 1000))
+        backup_size = draw(st.none() | memory())
+        storage_class = draw(st.none() | dns_labels)
+        for key, value in (
+            ("schedule", schedule),
+            ("keep", keep),
+            ("size", backup_size and backup_size[0]),
+            ("storageClass", storage_class),
+        ):
+            if value is not None:
+                db["backup"][key] = value
+        backup = (
+            schedule or "0 * * * *",
+            keep or 24,
+            backup_size[1] if backup_size else 2**30,
+            storage_class,
+        )
+    expected.append(
+        _equals(
+            lambda c: (
+                c.app.db.backup
+                and (
+                    c.app.db.backup.schedule,
+                    c.app.db.backup.keep,
+                    memory_bytes(c.app.db.backup.size),
+                    c.app.db.backup.storage_class,
+                )
+            ),
+            backup,
+            "backup",
+        )
+    )
     values[f"{P}:db"] = db
     return values, Expected(expected)
 
@@ -456,6 +508,21 @@ def _claim(values: dict[str, Any]) -> None:
     values[f"{P}:db"]["storage"] = {"type": "persistentVolumeClaim", "size": "1Gi"}
 
 
+def _backed_up(values: dict[str, Any]) -> None:
+    values[f"{P}:db"]["backup"] = {}
+
+
+bad_schedules = st.one_of(
+    _spoiled(schedules),
+    st.lists(_cron_field, min_size=1, max_size=8)
+    .filter(lambda fields: len(fields) != 5)
+    .map(" ".join),
+    st.lists(_cron_field, min_size=5, max_size=5).map("  ".join),
+    st.sampled_from(["", "@often", "@HOURLY", "every hour", "0 * * * * *"]),
+    non_strings,
+)
+
+
 BAD_KEYS = [
     BadKey("namespace", bad_namespaces),
     # The dev stack's options are Cats and Dogs; a clash is reported at optionB.
@@ -504,6 +571,16 @@ BAD_KEYS = [
         _claim,
     ),
     BadKey("db.clientAuth", bad_choice(["scram-sha-256", "md5", "trust"])),
+    BadKey("db.backup.schedule", bad_schedules, _backed_up),
+    BadKey("db.backup.keep", bad_integers(1, 1000), _backed_up),
+    BadKey("db.backup.size", bad_memory, _backed_up),
+    BadKey(
+        "db.backup.storageClass",
+        st.one_of(
+            _spoiled(dns_labels), st.sampled_from(["Fast", "fast ssd", "-x", ""]), non_strings
+        ),
+        _backed_up,
+    ),
     BadKey("db.workload", bad_choice(["Deployment", "StatefulSet"])),
 ]
 

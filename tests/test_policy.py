@@ -285,3 +285,100 @@ def test_an_autoscaled_web_unit_on_cloud_needs_a_minimum_of_two() -> None:
     (flagged,) = rules.web_tier_redundant_on_cloud([cloud, (DEPLOYMENT, web), hpa("app", 1, 5)])
     assert flagged == "web Deployment app can run a single replica on a cloud stack"
     assert rules.web_tier_redundant_on_cloud([cloud, (DEPLOYMENT, web), hpa("app", 2, 5)]) == []
+
+
+# Jobs and CronJobs: their pods are held to every rule a workload's are, and never to the scaling
+# ones (a job runs its pods to completion, never a replica count).
+
+CRON_JOB = "kubernetes:batch/v1:CronJob"
+JOB = "kubernetes:batch/v1:Job"
+
+
+def cron_job(**container: Any) -> dict[str, Any]:
+    """A compliant CronJob: the deployment's pod (without a port to probe) under a job
+    template."""
+    pod = deployment(**({"ports": None, "readinessProbe": None} | container))["spec"]["template"]
+    pod["spec"]["serviceAccountName"] = "dump"
+    return {
+        "metadata": {"name": "dump", "namespace": "team"},
+        "spec": {"schedule": "0 * * * *", "jobTemplate": {"spec": {"template": pod}}},
+    }
+
+
+def job(**container: Any) -> dict[str, Any]:
+    return {
+        "metadata": {"name": "dump", "namespace": "team"},
+        "spec": cron_job(**container)["spec"]["jobTemplate"]["spec"],
+    }
+
+
+@pytest.mark.parametrize(("kind", "props"), [(CRON_JOB, cron_job), (JOB, job)])
+def test_a_compliant_job_passes_every_rule(kind: str, props: Callable[..., dict[str, Any]]) -> None:
+    for rule in MANDATORY_RESOURCE_RULES:
+        assert rule(kind, props()) == [], rule.__name__
+    assert rules.own_service_accounts([(kind, props())]) == []
+
+
+PRIVILEGED = {"privileged": True, "allowPrivilegeEscalation": True}
+
+
+@pytest.mark.parametrize(("kind", "props"), [(CRON_JOB, cron_job), (JOB, job)])
+@pytest.mark.parametrize(
+    ("rule", "container", "expected"),
+    [
+        (rules.pinned_images, {"image": "postgres"}, "container app: image 'postgres' is not"),
+        (rules.pinned_images, {"image": "postgres:latest"}, "is not pinned to a tag or digest"),
+        (rules.requests_and_limits, {"resources": None}, "container app: no requests for cpu"),
+        (rules.requests_and_limits, {"resources": {"requests": {"cpu": "1"}}}, "no limits"),
+        (rules.no_privilege_escalation, {"securityContext": PRIVILEGED}, "container app must"),
+        (rules.no_privilege_escalation, {"securityContext": None}, "allowPrivilegeEscalation"),
+        (
+            rules.no_literal_secrets,
+            {"env": [{"name": "PGPASSWORD", "value": "x"}]},
+            "env PGPASSWORD looks like a secret",
+        ),
+        (rules.readiness_probes, {"ports": [{"containerPort": 80}]}, "has no readinessProbe"),
+    ],
+)
+def test_a_job_s_pod_is_held_to_each_rule(
+    kind: str,
+    props: Callable[..., dict[str, Any]],
+    rule: Callable[[str, Mapping[str, Any]], list[str]],
+    container: dict[str, Any],
+    expected: str,
+) -> None:
+    messages = rule(kind, props(**container))
+    assert messages
+    assert any(expected in message for message in messages), messages
+
+
+@pytest.mark.parametrize(("kind", "props"), [(CRON_JOB, cron_job), (JOB, job)])
+def test_a_job_without_an_account_of_its_own_is_refused(
+    kind: str, props: Callable[..., dict[str, Any]]
+) -> None:
+    lone = props()
+    pod = lone["spec"]["jobTemplate"]["spec"] if kind == CRON_JOB else lone["spec"]
+    del pod["template"]["spec"]["serviceAccountName"]
+    name = kind.rsplit(":", 1)[-1]
+    (message,) = rules.own_service_accounts([(kind, lone)])
+    assert message.startswith(f"{name} dump runs as its namespace's default ServiceAccount")
+    (shared,) = rules.own_service_accounts([(kind, props()), workload("app", "dump")])
+    assert shared.startswith(f"ServiceAccount dump is shared by {name} dump and Deployment app")
+
+
+def test_jobs_are_never_counted_as_scalable() -> None:
+    resources = [(CRON_JOB, cron_job()), (JOB, job()), namespace("cloud")]
+    assert rules.pod_counts(resources) == {}
+    assert rules.spread_when_replicated(resources) == []
+    assert rules.web_tier_redundant_on_cloud(resources) == []
+
+
+def test_the_shipped_prod_backups_are_held_to_the_rules_and_pass() -> None:
+    resources = stack_resources("prod")
+    (backup,) = [props for kind, props in resources if kind == CRON_JOB]
+    # The rules see the backup's container (so the pass above is not for want of looking).
+    assert [c["name"] for c in rules.containers(CRON_JOB, backup)] == ["db-backup"]
+    for rule in MANDATORY_RESOURCE_RULES:
+        assert rule(CRON_JOB, backup) == [], rule.__name__
+    assert backup["metadata"]["namespace"] == "voting-prod"
+    assert {kind for _, kind, _ in rules.pod_counts(resources)} == {"Deployment", "StatefulSet"}

@@ -7,7 +7,15 @@ from typing import Any
 import pulumi_kubernetes as k8s
 import pytest
 
-from components.app.traffic import OUTSIDE, Edge, Endpoint, egress_spec, ingress_spec
+from components.app.traffic import (
+    OUTSIDE,
+    TRAFFIC_GRAPH,
+    Edge,
+    Endpoint,
+    egress_spec,
+    ingress_spec,
+    traffic_graph,
+)
 from components.units.specs import ContainerPort
 
 ENDPOINTS = {
@@ -135,3 +143,17 @@ def test_impossible_graphs_are_refused(graph: tuple[Edge, ...], message: str) ->
     for spec in (ingress_spec, egress_spec):
         with pytest.raises(ValueError, match=message):
             spec("web", graph, ENDPOINTS)
+
+
+# An app's graph: the shipped one, and with db.backup one edge more, written out by hand.
+
+
+def test_an_app_without_backups_has_the_shipped_graph() -> None:
+    assert traffic_graph(backup=False) == TRAFFIC_GRAPH
+
+
+def test_backups_add_exactly_their_edge_to_the_db() -> None:
+    with_backups = traffic_graph(backup=True)
+    assert set(with_backups) - set(TRAFFIC_GRAPH) == {Edge("db-backup", "db")}
+    assert set(TRAFFIC_GRAPH) <= set(with_backups)
+    assert len(with_backups) == len(TRAFFIC_GRAPH) + 1

@@ -25,6 +25,7 @@ from components.app.db import (
     INIT_DIR,
     MD5_INIT_SCRIPT,
     ClientAuth,
+    DbBackup,
     DbStorage,
     StorageType,
 )
@@ -681,3 +682,184 @@ def test_redis_persistence_is_an_append_only_file_on_a_claim(fsync: AppendFsync)
     assert claim["spec"]["storageClassName"] == "fast"
     assert claim["spec"]["accessModes"] == ["ReadWriteOnce"]
     assert deployment["spec"]["strategy"] == {"type": "Recreate"}
+
+
+# db.backup in the app: its CronJob, the one NetworkPolicy edge to the db, its pods in the quota
+# and the LimitRange, and its claim kept exactly when the db's is.
+
+CRON_JOB = "kubernetes:batch/v1:CronJob"
+NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+BACKUPS = DbBackup(schedule="30 */2 * * *", keep=5, size="2Gi")
+DNS_TO = {
+    "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+    "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
+}
+
+
+def backed_up(**db: Any) -> VotingAppArgs:
+    return trusting_app(db=replace(TRUST, backup=BACKUPS, **db))
+
+
+def policies(mocks: VotingMocks) -> dict[str, dict[str, Any]]:
+    return {
+        unwrap(p.inputs)["metadata"]["name"]: unwrap(p.inputs)["spec"]
+        for p in mocks.of_type(NETWORK_POLICY)
+    }
+
+
+def pods_of(name: str) -> dict[str, Any]:
+    return {
+        "podSelector": {
+            "matchLabels": {"app.kubernetes.io/name": name, "app.kubernetes.io/instance": "team"}
+        }
+    }
+
+
+def test_backups_are_a_cron_job_of_the_app_and_none_without() -> None:
+    mocks, _ = build(backed_up())
+    (job,) = (unwrap(j.inputs) for j in mocks.of_type(CRON_JOB))
+    assert job["metadata"]["name"] == "db-backup"
+    assert job["metadata"]["namespace"] == "team"
+    assert job["spec"]["schedule"] == "30 */2 * * *"
+    (container,) = job["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]
+    assert container["image"] == DEFAULT_IMAGES["db"]
+    assert {"name": "KEEP", "value": "5"} in container["env"]
+    with_backups = set(children_of_the_app(mocks))
+
+    mocks, _ = build(trusting_app())
+    assert mocks.of_type(CRON_JOB) == []
+    assert mocks.of_type("voting:index:ScheduledJob") == []
+    assert with_backups - set(children_of_the_app(mocks)) == {
+        "voting-db-backup",
+        "voting-db-backup-egress",
+    }
+
+
+def test_backups_reach_the_db_and_only_the_db() -> None:
+    mocks, _ = build(backed_up())
+    found = policies(mocks)
+    assert found["db-backup-egress"] == {
+        "podSelector": pods_of("db-backup")["podSelector"],
+        "policyTypes": ["Egress"],
+        "egress": [
+            {"to": [pods_of("db")], "ports": [{"protocol": "TCP", "port": 5432}]},
+            {
+                "to": [DNS_TO],
+                "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
+            },
+        ],
+    }
+    # Nobody dials a backup pod: no ingress policy of its own, default-deny keeps it shut.
+    assert "db-backup-ingress" not in found
+    sources = [rule["from"] for rule in found["db-ingress"]["ingress"]]
+    assert sources == [[pods_of("worker")], [pods_of("result")], [pods_of("db-backup")]]
+    assert all(
+        rule["ports"] == [{"protocol": "TCP", "port": 5432}]
+        for rule in found["db-ingress"]["ingress"]
+    )
+
+
+def test_without_backups_no_policy_names_them() -> None:
+    mocks, _ = build(trusting_app())
+    found = policies(mocks)
+    assert "db-backup-egress" not in found
+    sources = [rule["from"] for rule in found["db-ingress"]["ingress"]]
+    assert sources == [[pods_of("worker")], [pods_of("result")]]
+
+
+def hard_quota(mocks: VotingMocks) -> dict[str, str]:
+    (quota,) = mocks.of_type("kubernetes:core/v1:ResourceQuota")
+    hard: dict[str, str] = unwrap(quota.inputs)["spec"]["hard"]
+    return hard
+
+
+def test_the_quota_holds_two_backup_pods_beside_the_units() -> None:
+    """Worked by hand. The units: vote, result and worker roll (3 pods at most each), redis and
+    db are replaced (1 each): 11 pods; vote and result ask 50m/128Mi up to 250m/256Mi, the others
+    50m/64Mi up to 250m/128Mi. The backup: a scheduled run and one by hand, 50m/64Mi up to
+    250m/128Mi each."""
+    mocks, _ = build(trusting_app())
+    assert hard_quota(mocks) == {
+        "pods": "11",
+        "requests.cpu": "550m",
+        "requests.memory": "1088Mi",
+        "limits.cpu": "2750m",
+        "limits.memory": "2176Mi",
+    }
+    mocks, _ = build(backed_up())
+    assert hard_quota(mocks) == {
+        "pods": "13",
+        "requests.cpu": "650m",
+        "requests.memory": "1216Mi",
+        "limits.cpu": "3250m",
+        "limits.memory": "2432Mi",
+    }
+
+
+LARGE = Resources(
+    requests=ComputeQuantities(cpu="100m", memory="256Mi"),
+    limits=ComputeQuantities(cpu="500m", memory="512Mi"),
+)
+
+
+def test_the_limit_range_admits_the_backup_container() -> None:
+    """Every unit larger than the backup container: its requests and limits become the smallest,
+    and so the LimitRange's defaults."""
+    units: dict[str, Any] = {
+        "vote": WebUnitArgs(image=DEFAULT_IMAGES["vote"], resources=LARGE),
+        "result": WebUnitArgs(image=DEFAULT_IMAGES["result"], resources=LARGE),
+        "worker": WorkerArgs(resources=LARGE),
+        "redis": RedisArgs(resources=LARGE),
+    }
+
+    def limits(backup: DbBackup | None) -> dict[str, Any]:
+        db = replace(TRUST, resources=LARGE, backup=backup)
+        mocks, _ = build(trusting_app(db=db, **units))
+        (limit_range,) = mocks.of_type("kubernetes:core/v1:LimitRange")
+        (item,) = unwrap(limit_range.inputs)["spec"]["limits"]
+        found: dict[str, Any] = item
+        return found
+
+    assert limits(None) == {
+        "type": "Container",
+        "max": {"cpu": "500m", "memory": "512Mi"},
+        "default": {"cpu": "500m", "memory": "512Mi"},
+        "defaultRequest": {"cpu": "100m", "memory": "256Mi"},
+    }
+    assert limits(BACKUPS) == {
+        "type": "Container",
+        "max": {"cpu": "500m", "memory": "512Mi"},
+        "default": {"cpu": "250m", "memory": "128Mi"},
+        "defaultRequest": {"cpu": "50m", "memory": "64Mi"},
+    }
+
+
+def test_the_backups_wait_for_the_quota_and_the_limits() -> None:
+    mocks, _ = build(backed_up())
+    children = children_of_the_app(mocks)
+    (cron_job,) = (urn for urn in mocks.urns if urn.endswith(f"{CRON_JOB}::voting-db-backup"))
+    cap = {children["voting-app-quota"], children["voting-app-limits"]}
+    assert cap <= set(mocks.dependencies[children["voting-db-backup"]])
+    assert cap <= set(mocks.dependencies[cron_job])
+
+
+@pytest.mark.parametrize(
+    ("storage", "retained"),
+    [
+        (DbStorage(type=StorageType.PERSISTENT_VOLUME_CLAIM, retain_on_delete=True), True),
+        (DbStorage(type=StorageType.PERSISTENT_VOLUME_CLAIM, retain_on_delete=False), False),
+        (DbStorage(), False),
+    ],
+)
+def test_the_backups_claim_is_kept_exactly_when_the_db_s_is(
+    storage: DbStorage, retained: bool
+) -> None:
+    mocks, _ = build(backed_up(storage=storage))
+    (claim,) = (
+        c
+        for c in mocks.of_type("kubernetes:core/v1:PersistentVolumeClaim")
+        if c.inputs["metadata"]["name"] == "db-backup-data"
+    )
+    assert unwrap(claim.inputs)["spec"]["resources"]["requests"]["storage"] == "2Gi"
+    (urn,) = (u for u in mocks.urns if u.endswith("PersistentVolumeClaim::voting-db-backup-data"))
+    assert (urn in mocks.retained) is retained

@@ -123,6 +123,14 @@ def check_args(name: str, args: ServiceDeploymentArgs) -> None:
         for probe in (args.readiness_probe, args.liveness_probe, args.startup_probe)
     ):
         problems.append("HTTP and TCP probes need a port; the unit has none")
+    problems += pod_problems(args)
+    if problems:
+        raise ValueError(f"ServiceDeployment {name!r}: " + "; ".join(problems))
+
+
+def pod_problems(args: ServiceDeploymentArgs) -> list[str]:
+    """What no pod of any workload may have (a ScheduledJob's as much as a unit's)."""
+    problems = []
     if args.shutdown.drain_seconds < 0:
         problems.append(f"shutdown drain_seconds is {args.shutdown.drain_seconds}; it must be >= 0")
     if args.shutdown.grace_seconds <= args.shutdown.drain_seconds:
@@ -132,8 +140,7 @@ def check_args(name: str, args: ServiceDeploymentArgs) -> None:
         )
     if any(not reason.strip() for reason in args.scan_exceptions.values()):
         problems.append("every scan exception needs a written reason")
-    if problems:
-        raise ValueError(f"ServiceDeployment {name!r}: " + "; ".join(problems))
+    return problems
 
 
 def _source_range_problems(exposure: Exposure) -> list[str]:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.units.args import ServiceDeploymentArgs
+from components.units.args import ServiceDeploymentArgs, pod_problems
 from components.units.labels import selector_labels, unit_labels
 from components.units.metadata import object_metadata, scan_exception_annotations
 from components.units.objects import claim, service_account
@@ -86,6 +86,7 @@ def check_scheduled_job(name: str, args: ScheduledJobArgs) -> None:
     ):
         if value < least:
             problems.append(f"{field} is {value}; it must be at least {least}")
+    problems += pod_problems(pod)
     if problems:
         raise ValueError(f"ScheduledJob {name!r}: " + "; ".join(problems))
 
