@@ -35,7 +35,11 @@ BUSYBOX = shutil.which("busybox")
 # nothing but busybox's applets on PATH.
 SHELLS = [
     "dash",
-    pytest.param("busybox", marks=pytest.mark.skipif(BUSYBOX is None, reason="no busybox")),
+    # tools/test installs busybox; only a bare `tools/test --unit` elsewhere may lack it.
+    pytest.param(
+        "busybox",
+        marks=pytest.mark.skipif(BUSYBOX is None, reason="busybox not installed (tools/test does)"),
+    ),
 ]
 STAMP = "20261207T120000Z"
 OLDER = [f"votes-2026120{day}T0{hour}0000Z.dump" for day in (1, 2, 3) for hour in (1, 2)]
@@ -52,6 +56,12 @@ printf 'dump of %s\\n' "$PGDATABASE" >"$file"
 """
 PG_RESTORE = """#!/bin/sh
 printf '%s\\n' "$PWD" "$@" >"$CALLS/pg_restore"
+"""
+# The db answers after PG_ISREADY_AFTER calls (none: at once); each call is a line.
+PG_ISREADY = """#!/bin/sh
+printf '%s\\n' "$*" >>"$CALLS/pg_isready"
+while read -r _; do calls=$((${calls:-0} + 1)); done <"$CALLS/pg_isready"
+[ "$calls" -gt "${PG_ISREADY_AFTER:-0}" ]
 """
 DATE = """#!/bin/sh
 printf '%s\\n' "$@" >"$CALLS/date"
@@ -82,6 +92,8 @@ class Pod:
                 "PGDATABASE": "postgres",
                 "CALLS": str(self.calls),
                 "HOME": str(self.tmp),
+                "PGHOST": "db",
+                "DB_WAIT_SECONDS": "3",
                 **env,
             },
             cwd=self.tmp,
@@ -116,6 +128,7 @@ def pod(request: pytest.FixtureRequest, tmp_path: Path) -> Pod:
         directory.mkdir()
     _executable(fakes / "pg_dump", PG_DUMP)
     _executable(fakes / "pg_restore", PG_RESTORE)
+    _executable(fakes / "pg_isready", PG_ISREADY)
     if request.param == "busybox":
         assert BUSYBOX is not None
         applets = tmp_path / "busybox"
@@ -322,6 +335,7 @@ def test_the_pod_s_environment_names_the_db_and_takes_the_credentials_by_referen
         "PGDATABASE": "postgres",
         "BACKUP_DIR": "/backups",
         "KEEP": "7",
+        "DB_WAIT_SECONDS": "60",
         "HOME": "/tmp",
     }
     assert dict(pod.env.from_secrets) == {
@@ -369,3 +383,29 @@ def test_the_backups_claim_is_kept_exactly_when_the_db_s_is(retained: bool) -> N
         ),
         TMP,
     )
+
+
+@pytest.mark.parametrize("action", [(Action.BACKUP,), (Action.RESTORE, "latest")])
+def test_a_run_waits_for_the_db_to_answer_first(pod: Pod, action: tuple[str, ...]) -> None:
+    """A new pod's first connections may be refused until the NetworkPolicy enforcer has seen
+    it: the run asks until the db answers, then goes on."""
+    if action[0] == Action.RESTORE:
+        pod.backups.joinpath(OLDER[0]).write_text("dump")
+    done = pod.run(*action, PG_ISREADY_AFTER="1")
+    assert done.returncode == 0, done.stderr
+    assert pod.called("pg_isready") == ["--quiet"] * 2
+    assert "waiting for the db at db" in done.stdout
+
+
+@pytest.mark.parametrize("action", [(Action.BACKUP,), (Action.RESTORE, "latest")])
+def test_a_db_that_never_answers_fails_the_run_and_writes_nothing(
+    pod: Pod, action: tuple[str, ...]
+) -> None:
+    if action[0] == Action.RESTORE:
+        pod.backups.joinpath(OLDER[0]).write_text("dump")
+    done = pod.run(*action, PG_ISREADY_AFTER="1000", DB_WAIT_SECONDS="1")
+    assert done.returncode != 0
+    assert "the db at db did not answer in 1 s" in done.stderr
+    assert not (pod.calls / "pg_dump").exists()
+    assert not (pod.calls / "pg_restore").exists()
+    assert [name for name in pod.names() if name != OLDER[0]] == []

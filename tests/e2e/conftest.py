@@ -7,7 +7,6 @@ from __future__ import annotations
 import fcntl
 import os
 import time
-from collections.abc import Iterator
 
 import pytest
 
@@ -62,7 +61,7 @@ _waited: list[float] = []
 
 
 @pytest.fixture(autouse=True, scope="module")
-def node_to_itself(request: pytest.FixtureRequest) -> Iterator[None]:
+def node_to_itself(request: pytest.FixtureRequest) -> None:
     """An ALONE module waits (once per session) until the modules beside have ended, when
     tools/test runs some beside: their pytest holds the lock until it exits."""
     path = os.environ.get(BESIDE_LOCK)
@@ -76,4 +75,3 @@ def node_to_itself(request: pytest.FixtureRequest) -> Iterator[None]:
         _waited.append(time.monotonic() - started)
         if reporter is not None:
             reporter.write_line(f"waited {_waited[0]:.0f} s for them")
-    yield
