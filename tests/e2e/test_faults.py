@@ -422,11 +422,14 @@ def test_a_fault_under_load_loses_no_vote_taken(prod: OnRealNode, unit: str, fau
     assert not missing, f"{len(missing)} votes taken and lost, e.g. {list(missing.items())[:3]}"
 
 
-def test_the_fault_table_has_every_cell() -> None:
-    """Runs after the cells (file order): every one measured; the table printed for the docs."""
+def test_the_fault_table_has_every_cell(request: pytest.FixtureRequest) -> None:
+    """Runs after the cells (file order): every one measured; the table written to the terminal
+    (past pytest's capture, so that a passing run shows it too) for docs/operations.md."""
     assert set(FAULT_TABLE) == {(unit, fault) for unit in FAULT_UNITS for fault in FAULTS}
     header = (
         "| unit | fault | votes taken | lost | failed requests | back |\n|---|---|---|---|---|---|"
     )
     rows = [FAULT_TABLE[unit, fault].row() for unit in FAULT_UNITS for fault in FAULTS]
-    print("\n" + "\n".join([header, *rows]))
+    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+    assert reporter is not None
+    reporter.write_line("\nthe fault table:\n" + "\n".join([header, *rows]))
