@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from tests.e2e import load
-from tests.e2e.load import RequestLoop
+from tests.e2e.load import RequestLoop, VoteLoop
 
 RUN = 0.3  # seconds each loop here runs
 RATE = 20.0
@@ -34,8 +34,24 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(b"ok")
 
+    def do_POST(self) -> None:
+        """A vote: taken (200) unless the voter's id ends in an odd hex digit (503); kept."""
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length).decode()
+        voter = (self.headers.get("Cookie") or "").removeprefix("voter_id=")
+        taken = int(voter[-1], 16) % 2 == 0
+        if taken:
+            VOTES.append((voter, body))
+        self.send_response(200 if taken else 503)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+
     def log_message(self, *_: object) -> None:
         pass
+
+
+VOTES: list[tuple[str, str]] = []  # what the server took: (voter id, form body)
 
 
 @pytest.fixture
@@ -118,3 +134,17 @@ def test_an_unthrottled_loop_must_send_at_least_its_floor(
     assert loop.problems() == [
         f"{loop.sent} requests in {loop.seconds:.1f} s on 2 threads, fewer than {loop.least}"
     ]
+
+
+def test_a_vote_loop_keeps_exactly_the_votes_taken_each_by_a_voter_of_its_own(server: str) -> None:
+    VOTES.clear()
+    loop = _run(VoteLoop(server, rate=RATE, workers=2))
+    assert loop.problems() == []
+    taken = dict(VOTES)
+    assert taken, "the server took no vote"
+    assert len(taken) == len(VOTES), "a voter id was sent twice"
+    assert loop.accepted == {voter: body.removeprefix("vote=") for voter, body in taken.items()}
+    assert set(loop.accepted.values()) <= {"a", "b"}
+    # Every refused one is a failure, never a vote taken.
+    assert sum(loop.failed.values()) == loop.sent - len(taken) > 0
+    assert set(loop.failed) == {503}
