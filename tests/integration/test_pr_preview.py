@@ -55,8 +55,18 @@ def test_a_changed_option_previews_as_exactly_that_change(tmp_path: Path) -> Non
 
 # The last commit before components/ moved into layers and the workbench into workbench/.
 BEFORE_THE_MOVE = "854c8ad"
-# What features added since then create, by stack: prod's redis.persistence claim.
-ADDED_SINCE = {"dev": set(), "prod": {"voting-app-redis-data"}}
+# What features added since then create, by stack: prod's redis.persistence claim, and its
+# db.backup (the ScheduledJob with its CronJob and ServiceAccount of one name, its claim, its
+# egress NetworkPolicy).
+ADDED_SINCE = {
+    "dev": set(),
+    "prod": {
+        "voting-app-redis-data",
+        "voting-app-db-backup",
+        "voting-app-db-backup-data",
+        "voting-app-db-backup-egress",
+    },
+}
 # A create in the preview's diff: its stack and resource name, from the URN on the next line.
 CREATED = re.compile(r"\(create\)\s*\n\s*\[urn=urn:pulumi:(\w+)::[^\]\s]*::([^\]\s:]+)\]")
 
