@@ -148,3 +148,25 @@ def test_a_vote_loop_keeps_exactly_the_votes_taken_each_by_a_voter_of_its_own(se
     # Every refused one is a failure, never a vote taken.
     assert sum(loop.failed.values()) == loop.sent - len(taken) > 0
     assert set(loop.failed) == {503}
+
+
+def test_time_spent_on_requests_with_no_answer_is_left_out_of_the_floor(
+    server: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fault that makes requests time out (no answer: status 0) slows the loop down with
+    nothing wrong in it; a request answered as slowly is held to the floor."""
+
+    def times_out(*_: object, **__: object) -> tuple[int, str]:
+        time.sleep(0.25)
+        return 0, ""
+
+    monkeypatch.setattr(load, "http", times_out)
+    loop = _run(RequestLoop(f"{server}/", rate=None, workers=2))
+    assert loop.failed == {0: loop.sent}
+    assert len(loop.unanswered) == loop.sent
+    assert sum(loop.unanswered) >= 0.25 * loop.sent
+    assert loop.least == int(
+        load.UNTHROTTLED_FLOOR * max(0.0, 2 * loop.seconds - sum(loop.unanswered))
+    )
+    assert loop.least < 2 * load.UNTHROTTLED_FLOOR * loop.seconds / 2
+    assert loop.problems() == []

@@ -11,6 +11,7 @@ import time
 import pytest
 
 from tests.e2e.real_node import build_images
+from tests.e2e.terminal import tell
 from tests.integration.cluster import get_json, require_cluster
 from workbench.settings import REAL_NODE_SELECTOR
 
@@ -66,12 +67,9 @@ def node_to_itself(request: pytest.FixtureRequest) -> None:
     tools/test runs some beside: their pytest holds the lock until it exits."""
     path = os.environ.get(BESIDE_LOCK)
     if path and request.path.name in ALONE and not _waited:
-        reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-        if reporter is not None:
-            reporter.write_line(f"\nwaiting for {', '.join(BESIDE)} beside to end (lock {path})")
+        tell(request.config, f"\nwaiting for {', '.join(BESIDE)} beside to end (lock {path})")
         started = time.monotonic()
         with open(path, "rb") as lock:
             fcntl.flock(lock, fcntl.LOCK_SH)
         _waited.append(time.monotonic() - started)
-        if reporter is not None:
-            reporter.write_line(f"waited {_waited[0]:.0f} s for them")
+        tell(request.config, f"waited {_waited[0]:.0f} s for them")

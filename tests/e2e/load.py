@@ -33,16 +33,21 @@ FAILURES = "failed requests (status or exception: count; 0 = no answer)"
 class RequestLoop:
     """GETs `url` on `workers` threads of its own until stopped (or `limit` seconds), each at
     `rate` requests a second (None: the next as soon as the last is answered), and keeps every
-    answer's status (0: refused, reset or timed out) and every exception a request raised."""
+    answer's status (0: refused, reset or timed out) and every exception a request raised.
+    `timeout`: how long one request may take (TIMEOUT)."""
 
     url: str
     rate: float | None = RATE
     workers: int = 1
     limit: float = LIMIT
+    timeout: float = TIMEOUT
     statuses: list[int] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)  # "Type: message" of each request that raised
     ended_early: list[str] = field(default_factory=list)  # a thread that ended unasked, and why
     seconds: float = 0.0  # how long the loop ran, from start to stop
+    # Seconds spent in requests that got no answer (each thread's, added up): a fault that makes
+    # requests time out slows the loop down without anything being wrong with it.
+    unanswered: list[float] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
     _started: float = 0.0
@@ -59,8 +64,11 @@ class RequestLoop:
                     status = self._request()
                 except Exception as error:  # any: it is a failed request
                     self.errors.append(f"{type(error).__name__}: {error}")  # atomic: no lock
+                    self.unanswered.append(time.monotonic() - started)
                 else:
                     self.statuses.append(status)
+                    if status == 0:
+                        self.unanswered.append(time.monotonic() - started)
                 if self.rate is not None:
                     self._stop.wait(max(0.0, 1 / self.rate - (time.monotonic() - started)))
         except BaseException as error:  # any: kept, and the test told (problems())
@@ -68,7 +76,7 @@ class RequestLoop:
 
     def _request(self) -> int:
         """One request: its status (0: no answer)."""
-        status, _ = http(self.url, timeout=TIMEOUT)
+        status, _ = http(self.url, timeout=self.timeout)
         return status
 
     def __enter__(self) -> Self:
@@ -84,9 +92,10 @@ class RequestLoop:
         self._stop.set()
         self.seconds = time.monotonic() - self._started
         for thread in self._threads:
-            thread.join(timeout=2 * TIMEOUT)
+            thread.join(timeout=2 * self.timeout)
             if thread.is_alive():
-                self.ended_early.append(f"{thread.name} still running {2 * TIMEOUT:.0f} s after")
+                waited = 2 * self.timeout
+                self.ended_early.append(f"{thread.name} still running {waited:.0f} s after")
 
     @property
     def sent(self) -> int:
@@ -94,9 +103,10 @@ class RequestLoop:
 
     @property
     def least(self) -> int:
-        """The fewest requests the loop must have sent in the time it ran."""
+        """The fewest requests the loop must have sent in the time it ran, leaving out the time
+        its threads waited on requests that got no answer."""
         per_second = UNTHROTTLED_FLOOR if self.rate is None else MARGIN * self.rate
-        return int(self.workers * per_second * self.seconds)
+        return int(per_second * max(0.0, self.workers * self.seconds - sum(self.unanswered)))
 
     @property
     def failed(self) -> Counter[int | str]:
@@ -136,7 +146,9 @@ class VoteLoop(RequestLoop):
 
     def _request(self) -> int:
         voter, choice = f"load-{secrets.token_hex(6)}", secrets.choice("ab")
-        status, _ = http(self.url, {"vote": choice}, timeout=TIMEOUT, cookie=f"voter_id={voter}")
+        status, _ = http(
+            self.url, {"vote": choice}, timeout=self.timeout, cookie=f"voter_id={voter}"
+        )
         if status == 200:
             self.accepted[voter] = choice  # one key per thread and request: no lock needed
         return status

@@ -31,6 +31,7 @@ from tests.e2e.real_node import (
     ready,
     results,
 )
+from tests.e2e.terminal import tell
 from tests.integration.cluster import get_json, kubectl
 from tests.waiting import wait_until
 from tools.lib.project_copy import StackConfig
@@ -430,6 +431,4 @@ def test_the_fault_table_has_every_cell(request: pytest.FixtureRequest) -> None:
         "| unit | fault | votes taken | lost | failed requests | back |\n|---|---|---|---|---|---|"
     )
     rows = [FAULT_TABLE[unit, fault].row() for unit in FAULT_UNITS for fault in FAULTS]
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    assert reporter is not None
-    reporter.write_line("\nthe fault table:\n" + "\n".join([header, *rows]))
+    tell(request.config, "\nthe fault table:\n" + "\n".join([header, *rows]))

@@ -26,6 +26,7 @@ import pytest
 from tests.e2e.load import FAILURES, RequestLoop
 from tests.e2e.main_job_on_node import ROLLED_OUT, URL_LINE, MainJobOnNode, main_job_on_node
 from tests.e2e.real_node import http, ready, results
+from tests.e2e.terminal import tell
 from tests.integration.cluster import kubectl
 from tests.quantities import millicores
 from tests.waiting import wait_until
@@ -161,7 +162,9 @@ def _cast(app: LocalProd, count: int) -> dict[str, str]:
     return cast
 
 
-def test_a_restore_drill_brings_back_the_votes_of_the_backup(local_prod: LocalProd) -> None:
+def test_a_restore_drill_brings_back_the_votes_of_the_backup(
+    local_prod: LocalProd, request: pytest.FixtureRequest
+) -> None:
     """Votes cast, a backup taken (tools/backup now, the stack's own CronJob pod), more votes
     cast, the votes table dropped, the backup restored (tools/backup restore): the db holds
     exactly the votes of the backup, result's totals agree, and the app counts new votes again.
@@ -206,11 +209,12 @@ def test_a_restore_drill_brings_back_the_votes_of_the_backup(local_prod: LocalPr
     assert rows is not None
     assert rows.items() >= (at_backup | again).items()
     assert not after.keys() & rows.keys()
-    print(
+    tell(
+        request.config,
         f"\nrestore drill: {len(at_backup)} votes in backup {wrote.group(1)};"
         f" {len(after)} cast after it, then the table dropped; restored: {len(at_backup)}"
         f" votes back, the {len(after)} after the backup lost (recovery point: the backup);"
-        f" recovery time {recovery:.1f} s (tools/backup restore to result's totals)"
+        f" recovery time {recovery:.1f} s (tools/backup restore to result's totals)",
     )
 
 
