@@ -401,6 +401,15 @@ def test_security_context_is_locked_down() -> None:
             {"shutdown": Shutdown(drain_seconds=30, grace_seconds=30)},
             "grace_seconds 30 must be more than drain_seconds 30",
         ),
+        (
+            {
+                "port": None,
+                "exposure": Exposure(ExposureType.NONE, sticky_sessions=True),
+                "readiness_probe": None,
+                "liveness_probe": None,
+            },
+            "sticky_sessions with exposure None: there is no Service to make sticky",
+        ),
     ],
 )
 def test_impossible_args_are_refused_before_registration(
@@ -690,3 +699,18 @@ def test_a_load_balancer_s_url_carries_a_port_other_than_80() -> None:
         web_args(exposure=Exposure(ExposureType.LOAD_BALANCER)),
     )
     assert outputs["url"] == "http://203.0.113.10:8080"
+
+
+@pytest.mark.parametrize("exposure_type", [ExposureType.CLUSTER_IP, ExposureType.LOAD_BALANCER])
+def test_sticky_sessions_make_the_service_s_affinity_client_ip(
+    exposure_type: ExposureType,
+) -> None:
+    mocks, _ = build(web_args(exposure=Exposure(exposure_type, sticky_sessions=True)))
+    (service,) = mocks.of_type(SERVICE)
+    assert unwrap(service.inputs)["spec"]["sessionAffinity"] == "ClientIP"
+
+
+def test_a_service_is_not_sticky_by_default() -> None:
+    mocks, _ = build(web_args())
+    (service,) = mocks.of_type(SERVICE)
+    assert "sessionAffinity" not in unwrap(service.inputs)["spec"]

@@ -153,6 +153,15 @@ def test_services_are_named_as_the_apps_dial_and_worker_has_none(
     }
 
 
+def test_only_result_s_service_is_sticky(stack: tuple[str, ProgramRun]) -> None:
+    """result keeps socket.io's sessions in its memory (its stand-in as the real one): a client's
+    polls must reach the pod that opened its session, in every stack."""
+    _, run = stack
+    services = inputs(run, SERVICE)
+    affinity = {name: service["spec"].get("sessionAffinity") for name, service in services.items()}
+    assert affinity == {"vote": None, "result": "ClientIP", "redis": None, "db": None}
+
+
 def test_exposure_type_per_stack(stack: tuple[str, ProgramRun]) -> None:
     name, run = stack
     services = inputs(run, SERVICE)

@@ -167,7 +167,11 @@ class VotingApp(pulumi.ComponentResource):
                 "vote", args.vote, env={"OPTION_A": args.option_a, "OPTION_B": args.option_b}
             ),
             "worker": self._worker(),
-            "result": self._web("result", args.result, env={"PORT": str(HTTP_PORT.number)}),
+            # result keeps socket.io's sessions in its memory: a client's polls must reach the pod
+            # that opened its session, whatever the count of result pods.
+            "result": self._web(
+                "result", args.result, env={"PORT": str(HTTP_PORT.number)}, sticky_sessions=True
+            ),
         }
         backup_args = self._backup_args()
         jobs = [backup_args] if backup_args is not None else []
@@ -328,7 +332,9 @@ class VotingApp(pulumi.ComponentResource):
             self.db_config.metadata.name,
         )
 
-    def _web(self, name: str, unit: WebUnitArgs, env: dict[str, str]) -> ServiceDeploymentArgs:
+    def _web(
+        self, name: str, unit: WebUnitArgs, env: dict[str, str], sticky_sessions: bool = False
+    ) -> ServiceDeploymentArgs:
         return ServiceDeploymentArgs(
             namespace=self.namespace_name,
             image=unit.image,
@@ -348,7 +354,11 @@ class VotingApp(pulumi.ComponentResource):
             update_strategy=RollingUpdate(max_surge=1, max_unavailable=0),
             shutdown=WEB_SHUTDOWN,
             security=WEB_SECURITY,
-            exposure=replace(unit.exposure, node_address=self._args.node_address),
+            exposure=replace(
+                unit.exposure,
+                node_address=self._args.node_address,
+                sticky_sessions=sticky_sessions,
+            ),
             service_name=name,
             scan_exceptions={
                 **WEB_SCAN_EXCEPTIONS,

@@ -111,6 +111,8 @@ def check_args(name: str, args: ServiceDeploymentArgs) -> None:
         problems.append(f"spread max_skew is {args.spread.max_skew}; it must be at least 1")
     if args.exposure.type is not ExposureType.NONE and args.port is None:
         problems.append(f"exposure {args.exposure.type.value} needs a port; the unit has none")
+    if args.exposure.sticky_sessions and args.exposure.type is ExposureType.NONE:
+        problems.append("sticky_sessions with exposure None: there is no Service to make sticky")
     node_port = node_port_problem(args.exposure)
     if node_port is not None:
         problems.append(

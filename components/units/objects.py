@@ -102,6 +102,7 @@ def unit_service(
             # reached, its source intact; a cloud's load balancer then uses only the nodes that
             # run one (their health check node port says which).
             external_traffic_policy="Local" if ranges else None,
+            session_affinity="ClientIP" if args.exposure.sticky_sessions else None,
             selector=selector,
             ports=[
                 k8s.core.v1.ServicePortArgs(

@@ -40,12 +40,18 @@ class Exposure:
       that may connect; the load balancer refuses every other source (and VotingApp's
       NetworkPolicy for the unit admits only these from outside). Default () admits every
       source.
+    sticky_sessions: default False. True: the Service's session affinity is ClientIP, so that
+      every connection from one client address goes to the same pod (kube-proxy keeps the choice
+      for 3 hours of quiet): what a server that keeps sessions in its memory needs with more than
+      one pod (socket.io's long-polling, whose session id only the pod that issued it knows).
+      Needs a Service (not `None`).
     """
 
     type: ExposureType = ExposureType.CLUSTER_IP
     node_port: int | None = None
     node_address: str = DEFAULT_NODE_ADDRESS
     source_ranges: tuple[str, ...] = ()
+    sticky_sessions: bool = False
 
 
 class ServiceAwait(StrEnum):

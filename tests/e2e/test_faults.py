@@ -10,6 +10,7 @@ shows as a row too many or too few.
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import signal
@@ -35,6 +36,7 @@ from tests.e2e.terminal import tell
 from tests.integration.cluster import get_json, kubectl
 from tests.waiting import wait_until
 from tools.lib.project_copy import StackConfig
+from tools.lib.smoke import engine_io_packets, scores_in
 
 pytestmark = pytest.mark.e2e
 VOTES = 10  # per batch
@@ -320,6 +322,48 @@ def test_deleted_pods_are_replaced_and_the_counted_votes_stay(prod: OnRealNode) 
     assert results(ballot.result_url) == totals_of(counted)
     ballot.vote(2)
     ballot.all_counted()
+
+
+# --- result's live updates with several pods --------------------------------------------------
+SESSIONS = 20  # socket.io sessions opened through result's load balancer
+POLLS = 5  # polls of each, with its session id
+
+
+def _socket_io_session(result_url: str) -> str | None:
+    """One session of result's socket.io (Engine.IO 3, long-polling, as the stock page opens it):
+    None when every poll got the scores, else what went wrong first."""
+    base = f"{result_url}/socket.io/?EIO=3&transport=polling&b64=1"
+    status, body = http(base)
+    if status != 200:
+        return f"handshake: HTTP {status} {body[:80]}"
+    sid = json.loads(engine_io_packets(body, 3)[0][1:])["sid"]
+    for poll in range(POLLS):
+        status, body = http(f"{base}&sid={sid}")
+        if status != 200:
+            return f"poll {poll + 1} of {POLLS}: HTTP {status} {body[:80]}"
+        if scores_in(engine_io_packets(body, 3)) is None:
+            return f"poll {poll + 1} of {POLLS}: no scores in {body[:80]}"
+    return None
+
+
+def test_result_s_live_updates_keep_their_session_across_its_pods(prod: OnRealNode) -> None:
+    """With 3 result pods behind its load balancer, every socket.io session opened through it
+    keeps getting the scores: result's Service sends a client's polls to the pod that opened its
+    session (ClientIP affinity), the only one that knows its id. Without the affinity most
+    sessions lost their id at their first poll (400 "Session ID unknown")."""
+    pods = _ready_pods(prod, "result")
+    assert len(pods) == 3, [pod["metadata"]["name"] for pod in pods]
+    assert prod.get("service", "result")["spec"]["sessionAffinity"] == "ClientIP"
+    failed = {
+        n: why for n in range(SESSIONS) if (why := _socket_io_session(Ballot(prod).result_url))
+    }
+    print(
+        f"\n{SESSIONS} socket.io sessions of {POLLS} polls through result's load balancer,"
+        f" 3 pods: {len(failed)} lost their session"
+    )
+    assert failed == {}, (
+        f"{len(failed)} of {SESSIONS} sessions failed, e.g. {list(failed.values())[:3]}"
+    )
 
 
 # --- the fault table ------------------------------------------------------------------------------
