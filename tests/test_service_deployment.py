@@ -714,3 +714,18 @@ def test_a_service_is_not_sticky_by_default() -> None:
     mocks, _ = build(web_args())
     (service,) = mocks.of_type(SERVICE)
     assert "sessionAffinity" not in unwrap(service.inputs)["spec"]
+
+
+def test_sticky_sessions_without_a_service_are_refused_in_these_words() -> None:
+    args = web_args(
+        port=None,
+        exposure=Exposure(ExposureType.NONE, sticky_sessions=True),
+        readiness_probe=None,
+        liveness_probe=None,
+    )
+    whole = (
+        "ServiceDeployment 'web': sticky_sessions with exposure None: there is no Service to make"
+        " sticky"
+    )
+    with pytest.raises(ValueError, match=f"^{re.escape(whole)}$"):
+        ServiceDeployment("web", args)

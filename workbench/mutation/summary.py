@@ -255,7 +255,10 @@ def main(argv: list[str]) -> int:
         print(commit())
     elif argv == ["--survivors"]:
         mark_equivalents(results)
-        print("\n".join(name for _, name, _ in survivors(results)))
+        # One name a line, and nothing at all when there are none (not an empty line, which the
+        # run script would read as one mutant named "").
+        for _, name, _ in survivors(results):
+            print(name)
     elif len(argv) == 1 and argv[0].isdigit():
         figures, listed = summary(results, int(argv[0]))
         (MUTANTS / "summary.md").write_text(figures)
