@@ -30,7 +30,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from components.app.backup import BACKUP, DUMP_NAME, LATEST, Action, command
-from tools.lib.ready import POLL_SECONDS, Kubectl, progress
+from tools.lib.ready import POLL_SECONDS, Kubectl, error_of, get_json, progress
 
 JOB_TIMEOUT = 600.0
 # A finished Job (and its pod, with its log) stays this long for a look with kubectl.
@@ -92,15 +92,6 @@ def job_state(job: dict[str, Any]) -> str | None:
     return None
 
 
-def _json(kubectl: Kubectl, *args: str) -> dict[str, Any]:
-    ran = kubectl(*args, "-o", "json")
-    if ran.returncode != 0:
-        said = ran.stderr.strip().splitlines()[-1:] or ["no output"]
-        raise RuntimeError(f"kubectl {' '.join(args)}: {said[0]}")
-    found: dict[str, Any] = json.loads(ran.stdout)
-    return found
-
-
 def _cron_job(kubectl: Kubectl, namespace: str) -> dict[str, Any]:
     ran = kubectl("get", "cronjob", BACKUP, "--namespace", namespace, "-o", "json")
     if ran.returncode != 0:
@@ -109,8 +100,7 @@ def _cron_job(kubectl: Kubectl, namespace: str) -> dict[str, Any]:
                 f"namespace {namespace} has no CronJob {BACKUP}: its stack has no backups "
                 "(set voting-app:db.backup, docs/configuration.md; prod has it)"
             )
-        said = ran.stderr.strip().splitlines()[-1:] or ["no output"]
-        raise RuntimeError(f"kubectl get cronjob {BACKUP}: {said[0]}")
+        raise RuntimeError(f"kubectl get cronjob {BACKUP}: {error_of(ran)}")
     found: dict[str, Any] = json.loads(ran.stdout)
     return found
 
@@ -126,7 +116,7 @@ def wait_for_job(
     started = time.monotonic()
     said, said_at = "", 0.0
     while True:
-        job = _json(kubectl, "get", "job", name, "--namespace", namespace)
+        job = get_json(kubectl, "job", name, "--namespace", namespace)
         state = job_state(job)
         if state is not None:
             return state
@@ -140,7 +130,7 @@ def wait_for_job(
 
 
 def _logs(kubectl: Kubectl, namespace: str, name: str) -> str:
-    pods = _json(kubectl, "get", "pods", "--namespace", namespace, "-l", f"job-name={name}")
+    pods = get_json(kubectl, "pods", "--namespace", namespace, "-l", f"job-name={name}")
     texts = []
     for pod in sorted(pods["items"], key=lambda pod: pod["metadata"]["creationTimestamp"]):
         pod_name = pod["metadata"]["name"]

@@ -24,7 +24,6 @@ Run with the environment of tools/up: `kubectl` on PATH and KUBECONFIG set.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from collections import Counter
@@ -32,7 +31,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from tools.lib.ready import POLL_SECONDS, Kubectl, kubectl_in, progress
+from tools.lib.ready import POLL_SECONDS, Kubectl, error_of, get_json, kubectl_in, progress
 from tools.lib.stack_state import outputs
 from workbench import settings
 
@@ -70,11 +69,7 @@ class Pod:
 
 
 def _listed(kubectl: Kubectl, *args: str) -> list[dict[str, Any]]:
-    ran = kubectl("get", *args, "-o", "json")
-    if ran.returncode != 0:
-        said = ran.stderr.strip().splitlines()[-1:] or ["no output"]
-        raise RuntimeError(f"kubectl get {' '.join(args)}: {said[0]}")
-    items: list[dict[str, Any]] = json.loads(ran.stdout)["items"]
+    items: list[dict[str, Any]] = get_json(kubectl, *args)["items"]
     return items
 
 
@@ -168,8 +163,7 @@ def move_to_real_node(
         "delete", "pods", "--namespace", namespace, "--wait=false", *(pod.name for pod in movable)
     )
     if deleted.returncode != 0:
-        error = deleted.stderr.strip().splitlines()[-1:] or ["no output"]
-        raise RuntimeError(f"cannot delete the pods on simulated nodes: {error[0]}")
+        raise RuntimeError(f"cannot delete the pods on simulated nodes: {error_of(deleted)}")
     old = {pod.uid for pod in movable}
     said, said_at = "", start
     while True:

@@ -101,12 +101,26 @@ def kubectl_in(context: str | None) -> Kubectl:
     return run
 
 
+def error_of(ran: subprocess.CompletedProcess[str]) -> str:
+    """What a kubectl that failed said: the last line of its stderr."""
+    return (ran.stderr.strip().splitlines()[-1:] or ["no output"])[0]
+
+
+def get_json(kubectl: Kubectl, *args: str) -> dict[str, Any]:
+    """`kubectl get ARGS -o json`, parsed; a RuntimeError with kubectl's error when it fails."""
+    ran = kubectl("get", *args, "-o", "json")
+    if ran.returncode != 0:
+        raise RuntimeError(f"kubectl get {' '.join(args)}: {error_of(ran)}")
+    found: dict[str, Any] = json.loads(ran.stdout)
+    return found
+
+
 def workloads(kubectl: Kubectl, namespace: str) -> list[dict[str, Any]]:
     listed = kubectl("get", "deployments,statefulsets", "--namespace", namespace, "-o", "json")
     if listed.returncode != 0:
-        said = listed.stderr.strip().splitlines()[-1:] or ["no output"]
-        error = UnreachableError if any(s in said[0] for s in UNREACHABLE) else RuntimeError
-        raise error(f"cannot list the workloads of {namespace}: {said[0]}")
+        said = error_of(listed)
+        error = UnreachableError if any(s in said for s in UNREACHABLE) else RuntimeError
+        raise error(f"cannot list the workloads of {namespace}: {said}")
     items: list[dict[str, Any]] = json.loads(listed.stdout)["items"]
     return items
 
