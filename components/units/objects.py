@@ -50,6 +50,21 @@ def claim(
     )
 
 
+def shared_claims(
+    name: str,
+    object_name: str,
+    args: ServiceDeploymentArgs,
+    labels: dict[str, str],
+    opts: pulumi.ResourceOptions,
+) -> list[k8s.core.v1.PersistentVolumeClaim]:
+    """One claim per claim volume of `args`, which every pod of the workload mounts."""
+    return [
+        claim(name, object_name, volume, args.namespace, labels, opts)
+        for volume in args.volumes
+        if isinstance(volume, ClaimVolume)
+    ]
+
+
 def claim_spec(volume: ClaimVolume) -> k8s.core.v1.PersistentVolumeClaimSpecArgs:
     """ReadWriteOnce, of the volume's size and class: for a claim or a StatefulSet's template."""
     return k8s.core.v1.PersistentVolumeClaimSpecArgs(

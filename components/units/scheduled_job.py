@@ -18,9 +18,9 @@ import pulumi_kubernetes as k8s
 from components.units.args import ServiceDeploymentArgs, pod_problems
 from components.units.labels import selector_labels, unit_labels
 from components.units.metadata import object_metadata, scan_exception_annotations
-from components.units.objects import claim, service_account
+from components.units.objects import service_account, shared_claims
 from components.units.pod_template import pod_template
-from components.units.specs import ClaimVolume, ExposureType
+from components.units.specs import ExposureType
 
 # Five fields (minute hour day-of-month month day-of-week), or one of cron's @-names.
 _FIELD = r"[0-9A-Za-z*/,?-]+"
@@ -118,11 +118,7 @@ class ScheduledJob(pulumi.ComponentResource):
         self.service_account = service_account(
             name, self.object_name, pod.namespace, self.labels, child
         )
-        self.claims = [
-            claim(name, self.object_name, volume, pod.namespace, self.labels, child)
-            for volume in pod.volumes
-            if isinstance(volume, ClaimVolume)
-        ]
+        self.claims = shared_claims(name, self.object_name, pod, self.labels, child)
         template = pod_template(
             self.object_name,
             pod,

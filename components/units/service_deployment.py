@@ -7,8 +7,8 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.units.args import ServiceDeploymentArgs, check_args
-from components.units.objects import claim
-from components.units.specs import ClaimVolume, Recreate, UpdateStrategy, declared_replicas
+from components.units.objects import shared_claims
+from components.units.specs import Recreate, UpdateStrategy, declared_replicas
 from components.units.unit import Unit
 
 # The label the Deployment controller gives each revision's pods.
@@ -31,11 +31,7 @@ class ServiceDeployment(Unit):
         super().__init__("voting:index:ServiceDeployment", name, args, opts)
         child = self._child
 
-        self.claims = [
-            claim(name, self.object_name, volume, args.namespace, self.labels, child)
-            for volume in args.volumes
-            if isinstance(volume, ClaimVolume)
-        ]
+        self.claims = shared_claims(name, self.object_name, args, self.labels, child)
         self.deployment = k8s.apps.v1.Deployment(
             name,
             metadata=self._metadata(args, "Deployment"),
