@@ -152,6 +152,19 @@ def results(result_url: str) -> dict[str, int] | None:
     return json.loads(body) if status == 200 else None
 
 
+def votes_in_db(namespace: str, db_workload: str) -> dict[str, str] | None:
+    """The votes table, voter -> choice, read with psql inside the db's container
+    (`db_workload`: `kind/name`); None when the db cannot answer."""
+    found = kubectl(
+        "exec", "--namespace", namespace, db_workload, "--",
+        "psql", "-U", "postgres", "-tAF", "\t", "-c", "SELECT id, vote FROM votes",
+        check=False,
+    )  # fmt: skip
+    if found.returncode != 0:
+        return None
+    return dict(line.split("\t") for line in found.stdout.splitlines() if "\t" in line)
+
+
 def has_voter(app: OnRealNode, voter: str) -> bool:
     """The voter's row is in the db (read with psql inside the db container)."""
     query = f"SELECT vote FROM votes WHERE id = '{voter}'"

@@ -31,6 +31,7 @@ from tests.e2e.real_node import (
     http,
     ready,
     results,
+    votes_in_db,
 )
 from tests.e2e.terminal import tell
 from tests.integration.cluster import get_json, kubectl
@@ -86,20 +87,7 @@ class Ballot:
 
     def rows(self) -> dict[str, str] | None:
         """The votes table as the db has it, voter -> choice (None if the db cannot answer)."""
-        found = self.app.exec(
-            "db",
-            "psql",
-            "-U",
-            "postgres",
-            "-tAF",
-            "\t",
-            "-c",
-            "SELECT id, vote FROM votes",
-            check=False,
-        )
-        if found.returncode != 0:
-            return None
-        return dict(line.split("\t") for line in found.stdout.splitlines() if "\t" in line)
+        return votes_in_db(self.app.namespace, self.app.workload("db"))
 
     def counted(self, voters: list[str]) -> int:
         rows = self.rows() or {}

@@ -25,7 +25,7 @@ import pytest
 
 from tests.e2e.load import FAILURES, RequestLoop
 from tests.e2e.main_job_on_node import ROLLED_OUT, URL_LINE, MainJobOnNode, main_job_on_node
-from tests.e2e.real_node import http, ready, results
+from tests.e2e.real_node import http, ready, results, votes_in_db
 from tests.e2e.terminal import tell
 from tests.integration.cluster import kubectl
 from tests.quantities import millicores
@@ -138,14 +138,7 @@ DRILL_VOTES = 6  # cast before the backup, and again after it
 
 def _voters(app: LocalProd) -> dict[str, str] | None:
     """The votes table, voter -> choice, read in the db itself (None when it cannot answer)."""
-    found = kubectl(
-        "exec", "--namespace", app.namespace, "db-0", "--",
-        "psql", "-U", "postgres", "-tAF", "\t", "-c", "SELECT id, vote FROM votes",
-        check=False,
-    )  # fmt: skip
-    if found.returncode != 0:
-        return None
-    return dict(line.split("\t") for line in found.stdout.splitlines() if "\t" in line)
+    return votes_in_db(app.namespace, "statefulset/db")
 
 
 def _cast(app: LocalProd, count: int) -> dict[str, str]:
